@@ -1,0 +1,12 @@
+"""Registers every command group on :data:`calmesh.cli.app.app`."""
+
+from __future__ import annotations
+
+from calmesh.cli import db, ics, keys, server, tenants
+from calmesh.cli.app import app
+
+app.add_typer(db.app, name="db")
+app.add_typer(tenants.app, name="tenants")
+app.add_typer(keys.app, name="keys")
+app.add_typer(ics.app, name="ics")
+server.register(app)

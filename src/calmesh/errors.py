@@ -1,0 +1,129 @@
+"""Every error calmesh raises on purpose, under one root.
+
+The tree::
+
+    CalmeshError
+    ├── ConfigurationError          settings or key material are unusable
+    ├── InvalidInput                a caller sent something we cannot accept
+    │   ├── InvalidCalendarData     iCalendar data that cannot be read
+    │   │   └── UnsupportedCalendarFormat   e.g. vCalendar 1.0
+    │   └── InvalidTimeZone         a time zone name we cannot resolve
+    ├── NotFound                    no such resource for this tenant
+    ├── AlreadyExists               a unique name or id is taken
+    ├── AuthenticationFailed        no or unknown API key
+    ├── PermissionDenied            a known caller may not do this
+    ├── VaultError                  the credential vault refused
+    │   ├── DecryptionFailed        tampered, swapped, or wrong key
+    │   └── UnknownKeyEncryptionKey a key id no provider holds
+    ├── StorageUnavailable          the database cannot be reached
+    └── ProviderError               a calendar or conferencing provider failed (later issues)
+
+Each class's docstring is its default message, so ``raise NotFound()`` still says something a
+person can act on. Programming errors (a wrong argument type, a broken invariant) are *not* in
+this tree: they stay ``TypeError``/``ValueError``/``AssertionError`` and surface as 500s, so an
+``except CalmeshError`` never hides a bug.
+
+The API turns these into RFC 9457 problem details in one place (:mod:`calmesh.api.problems`);
+the CLI turns them into one line and a non-zero exit in one place (:mod:`calmesh.cli`).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExists",
+    "AuthenticationFailed",
+    "CalmeshError",
+    "ConfigurationError",
+    "DecryptionFailed",
+    "InvalidCalendarData",
+    "InvalidInput",
+    "InvalidTimeZone",
+    "NotFound",
+    "PermissionDenied",
+    "ProviderError",
+    "StorageUnavailable",
+    "UnknownKeyEncryptionKey",
+    "UnsupportedCalendarFormat",
+    "VaultError",
+]
+
+
+class CalmeshError(Exception):
+    """Something went wrong in calmesh."""
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or (self.__class__.__doc__ or "").strip()
+        super().__init__(self.message)
+
+
+class ConfigurationError(CalmeshError):
+    """calmesh's configuration is unusable."""
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+
+class InvalidInput(CalmeshError):
+    """The input is not valid."""
+
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+        super().__init__(message)
+        #: The input field (dotted path) the problem is about, when there is one.
+        self.field = field
+
+
+class InvalidCalendarData(InvalidInput):
+    """The iCalendar data cannot be read."""
+
+
+class UnsupportedCalendarFormat(InvalidCalendarData):
+    """This calendar format is not supported; calmesh reads iCalendar 2.0 (RFC 5545)."""
+
+
+class InvalidTimeZone(InvalidInput):
+    """The time zone is not a known IANA or Windows time zone name."""
+
+
+# --- resources and callers ---------------------------------------------------------------
+
+
+class NotFound(CalmeshError):
+    """No such resource."""
+
+
+class AlreadyExists(CalmeshError):
+    """A resource with that name already exists."""
+
+
+class AuthenticationFailed(CalmeshError):
+    """A valid API key is required: send it as 'Authorization: Bearer <key>'."""
+
+
+class PermissionDenied(CalmeshError):
+    """This API key may not do that."""
+
+
+# --- credential vault --------------------------------------------------------------------
+
+
+class VaultError(CalmeshError):
+    """The credential vault refused the operation."""
+
+
+class DecryptionFailed(VaultError):
+    """A stored credential could not be decrypted: it was altered, belongs to another connection, or the key is wrong."""
+
+
+class UnknownKeyEncryptionKey(VaultError):
+    """A stored credential is wrapped by a key-encryption key that no configured key provider holds."""
+
+
+# --- infrastructure ----------------------------------------------------------------------
+
+
+class StorageUnavailable(CalmeshError):
+    """The database cannot be reached."""
+
+
+class ProviderError(CalmeshError):
+    """A calendar or conferencing provider failed."""
