@@ -3,4 +3,25 @@
 OAuth flows join this package with the first OAuth provider.
 """
 
-__all__: list[str] = []
+from calmesh.auth.keys import (
+    KeyEncryptionKey,
+    KeyFileProvider,
+    KeyProvider,
+    LocalKey,
+    PerTenantKeyProvider,
+    StaticKeyProvider,
+)
+from calmesh.auth.vault import Credentials, SealedSecret, SecretContext, Vault
+
+__all__ = [
+    "Credentials",
+    "KeyEncryptionKey",
+    "KeyFileProvider",
+    "KeyProvider",
+    "LocalKey",
+    "PerTenantKeyProvider",
+    "SealedSecret",
+    "SecretContext",
+    "StaticKeyProvider",
+    "Vault",
+]

@@ -1,0 +1,1 @@
+"""One router module per resource; :mod:`calmesh.api.app` includes them."""

@@ -1,0 +1,92 @@
+"""Settings, read from ``CALMESH_*`` environment variables and an optional ``.env`` file.
+
+Nothing is read at import: :func:`load_settings` builds a :class:`Settings` when the server, the
+CLI or a test asks for one, so tests can hand the app their own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from calmesh.errors import ConfigurationError
+
+__all__ = ["Settings", "default_data_dir", "load_settings"]
+
+#: Request bodies above this many bytes get 413 (one MiB holds any sane API payload).
+DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def default_data_dir() -> Path:
+    """Where the embedded SQLite database and the key file live unless configured."""
+    return Path(platformdirs.user_data_dir("calmesh", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Every setting calmesh reads. Each is ``CALMESH_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CALMESH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    #: SQLAlchemy URL. ``sqlite:///…`` and ``postgresql://…`` are accepted as they are and given
+    #: their async drivers. Default: a SQLite file in the user's data directory.
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    #: The address users and providers reach this server at (OAuth redirects, webhooks in).
+    public_base_url: str | None = None
+    #: The key-encryption-key file (created with 0600 permissions on first run).
+    key_file: Path | None = None
+    #: A base64 key-encryption key (32 bytes). When set, the key file is not used.
+    master_key: SecretStr | None = None
+    #: Earlier master keys, comma-separated, still accepted for reading until `keys rotate` ran.
+    previous_master_keys: SecretStr | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    max_request_bytes: int = Field(default=DEFAULT_MAX_REQUEST_BYTES, ge=1024)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def data_dir(self) -> Path:
+        return default_data_dir()
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL with its async driver named."""
+        url = self.database_url or f"sqlite:///{self.data_dir / 'calmesh.db'}"
+        for plain, driver in (
+            ("sqlite://", "sqlite+aiosqlite://"),
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("postgres://", "postgresql+asyncpg://"),
+        ):
+            if url.startswith(plain):
+                return driver + url[len(plain) :]
+        if url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            return url
+        raise ConfigurationError(
+            "CALMESH_DATABASE_URL must be a sqlite:/// or postgresql:// URL"
+        )
+
+    @property
+    def resolved_key_file(self) -> Path:
+        return self.key_file or self.data_dir / "master.key"
+
+    @property
+    def resolved_public_base_url(self) -> str:
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings from the environment (and ``.env``), with explicit overrides on top."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid settings: {exc}") from exc

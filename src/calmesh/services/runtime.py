@@ -1,0 +1,45 @@
+"""The process-wide things every use case needs, built once by the server, the CLI or a test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from calmesh.auth.keys import KeyFileProvider, KeyProvider, StaticKeyProvider
+from calmesh.auth.vault import Vault
+from calmesh.config import Settings
+from calmesh.storage.database import create_engine, create_session_factory
+
+__all__ = ["Runtime", "build_key_provider", "build_runtime"]
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    vault: Vault
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def build_key_provider(settings: Settings) -> KeyProvider:
+    """The master key from the environment when set, else the key file (created if missing)."""
+    if settings.master_key is not None:
+        previous = settings.previous_master_keys
+        return StaticKeyProvider.from_text(
+            settings.master_key.get_secret_value(),
+            previous.get_secret_value() if previous else None,
+        )
+    return KeyFileProvider(settings.resolved_key_file)
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    engine = create_engine(settings.resolved_database_url)
+    return Runtime(settings, engine, create_session_factory(engine), Vault(build_key_provider(settings)))

@@ -1,0 +1,236 @@
+"""The tables: tenants and their API keys, users, connections and their encrypted credentials,
+calendars, the event mirror and per-calendar sync state.
+
+Every row that belongs to a tenant carries ``tenant_id``, and the services filter on it in every
+query: that column is the whole of tenant isolation. Ids are our own (:func:`calmesh.ids.new_id`);
+a provider's ids live in ``provider_*_id`` columns beside them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from calmesh.storage.types import UTCDateTime
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Calendar",
+    "Connection",
+    "Credential",
+    "Event",
+    "SyncState",
+    "Tenant",
+    "User",
+]
+
+# Deterministic constraint names, so migrations can name what they alter on every database.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class Tenant(Timestamped, Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class ApiKey(Base):
+    """A tenant's API key. Only a SHA-256 of the secret is kept: the key is shown once."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: The first characters of the key, enough for a person to tell keys apart.
+    display_prefix: Mapped[str] = mapped_column(String(20))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class User(Timestamped, Base):
+    """A person in a tenant whose calendars calmesh connects."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("tenant_id", "email"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(200))
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    external_id: Mapped[str | None] = mapped_column(String(200))
+
+
+class Connection(Timestamped, Base):
+    """One connected account at one provider (a Google login, a CalDAV server, a Zoom user…)."""
+
+    __tablename__ = "connections"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    #: ACTIVE, SYNCING, ERROR, TOKEN_EXPIRED or DISCONNECTED (PRODUCT.md C4).
+    status: Mapped[str] = mapped_column(String(32), default="ACTIVE")
+    account_email: Mapped[str | None] = mapped_column(String(320))
+    #: The S1 settings (syncDirection, calendarsToSync, eventPrivacy…), as the API shows them.
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Granted permissions, e.g. {"calendar": "write", "contacts": "read"}.
+    permissions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    last_sync_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Credential(Base):
+    """A connection's secrets, sealed by the vault (:mod:`calmesh.auth.vault`).
+
+    ``ciphertext`` is AES-256-GCM under a data key used for this secret only; ``wrapped_key`` is
+    that data key wrapped by the key-encryption key ``kek_id``. Both are bound to
+    (tenant_id, connection_id), so a row copied to another connection does not decrypt.
+    """
+
+    __tablename__ = "credentials"
+
+    connection_id: Mapped[str] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    kek_id: Mapped[str] = mapped_column(String(64), index=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    rewrapped_at: Mapped[datetime | None]
+
+
+class Calendar(Timestamped, Base):
+    """A calendar of a connection, as the provider lists it."""
+
+    __tablename__ = "calendars"
+    __table_args__ = (UniqueConstraint("connection_id", "provider_calendar_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    provider_calendar_id: Mapped[str] = mapped_column(String(1024))
+    name: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text)
+    color: Mapped[str | None] = mapped_column(String(32))
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Whether the connection's settings include it in syncs (calendarsToSync).
+    selected: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Event(Timestamped, Base):
+    """One event of the local mirror: a single event, a series' master or an override.
+
+    Times: ``start_at``/``end_at`` are UTC instants, with the zone the provider gave them in
+    ``time_zone``/``end_time_zone``. All-day events store midnight UTC of their dates
+    (``all_day``); floating events store their wall time as if it were UTC (``floating``).
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_calendar_start", "calendar_id", "start_at"),
+        Index("ix_events_calendar_provider_id", "calendar_id", "provider_event_id"),
+        Index("ix_events_calendar_ical_uid", "calendar_id", "ical_uid"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    calendar_id: Mapped[str] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
+    provider_event_id: Mapped[str | None] = mapped_column(String(1024))
+    ical_uid: Mapped[str] = mapped_column(String(1024))
+    #: For an override: the original start of the instance it replaces, as RFC 5545 text.
+    recurrence_id: Mapped[str | None] = mapped_column(String(64))
+    #: RANGE=THISANDFUTURE on the override, else None.
+    recurrence_range: Mapped[str | None] = mapped_column(String(32))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    end_time_zone: Mapped[str | None] = mapped_column(String(64))
+    all_day: Mapped[bool] = mapped_column(Boolean, default=False)
+    floating: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: RRULE values, one per line; RDATE and EXDATE values as lists of RFC 5545 text.
+    rrule: Mapped[str | None] = mapped_column(Text)
+    rdates: Mapped[list[str] | None] = mapped_column(JSON)
+    exdates: Mapped[list[str] | None] = mapped_column(JSON)
+    summary: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="confirmed")
+    transparency: Mapped[str] = mapped_column(String(16), default="opaque")
+    visibility: Mapped[str] = mapped_column(String(16), default="default")
+    organizer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: [{"email", "name", "status", "role", "rsvp"}], status an RFC 5545 PARTSTAT in lower case.
+    attendees: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    conference: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    etag: Mapped[str | None] = mapped_column(String(256))
+    #: A hash of the event's content without volatile properties: what the sync engine compares.
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    #: The provider's own representation, kept for lossless write-back.
+    raw: Mapped[str | None] = mapped_column(Text)
+    provider_updated_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class SyncState(Base):
+    """Where the last sync of a calendar left off."""
+
+    __tablename__ = "sync_states"
+
+    calendar_id: Mapped[str] = mapped_column(
+        ForeignKey("calendars.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    #: The provider's cursor: a Google syncToken, a Graph deltaLink, a CalDAV sync-token.
+    cursor: Mapped[str | None] = mapped_column(Text)
+    last_sync_at: Mapped[datetime | None]
+    last_full_sync_at: Mapped[datetime | None]
+    item_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
