@@ -1,0 +1,5 @@
+"""``python -m calmesh``: the same as the ``calmesh`` command."""
+
+from calmesh.cli import main
+
+main()
