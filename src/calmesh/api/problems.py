@@ -8,7 +8,7 @@ which request it was, and nothing about the internals.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -99,7 +99,7 @@ def problem_response(
     *,
     request: Request | None = None,
     field_problems: Sequence[FieldProblem] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     problem = Problem(
         type=f"/problems/{slug}",
