@@ -10,6 +10,8 @@ The tree::
     │   └── InvalidTimeZone         a time zone name we cannot resolve
     ├── NotFound                    no such resource for this tenant
     ├── AlreadyExists               a unique name or id is taken
+    ├── SlotUnavailable             the hosts are busy then (carries the clashes)
+    ├── InvalidState                the resource's state does not allow this now
     ├── AuthenticationFailed        no or unknown API key
     ├── PermissionDenied            a known caller may not do this
     ├── VaultError                  the credential vault refused
@@ -37,10 +39,12 @@ __all__ = [
     "DecryptionFailed",
     "InvalidCalendarData",
     "InvalidInput",
+    "InvalidState",
     "InvalidTimeZone",
     "NotFound",
     "PermissionDenied",
     "ProviderError",
+    "SlotUnavailable",
     "StorageUnavailable",
     "UnknownKeyEncryptionKey",
     "UnsupportedCalendarFormat",
@@ -93,6 +97,19 @@ class NotFound(CalmeshError):
 
 class AlreadyExists(CalmeshError):
     """A resource with that name already exists."""
+
+
+class SlotUnavailable(CalmeshError):
+    """The requested time is not free for the required hosts."""
+
+    def __init__(self, message: str | None = None, *, clashes: list[dict[str, object]] | None = None) -> None:
+        super().__init__(message)
+        #: What is in the way: {startTime, endTime, source, title, hostId} each.
+        self.clashes = clashes or []
+
+
+class InvalidState(CalmeshError):
+    """The resource is not in a state that allows this."""
 
 
 class AuthenticationFailed(CalmeshError):

@@ -50,7 +50,9 @@ def test_tenants_create_prints_the_key_once_and_refuses_duplicates(env: dict[str
 
 def test_db_upgrade_reports_the_revision_and_bad_settings_fail_in_one_line(env: dict[str, str]) -> None:
     result = calmesh(env, "db", "upgrade")
-    assert result.returncode == 0 and "revision 0001" in result.stdout
+    from calmesh.storage.migrate import head_revision
+
+    assert result.returncode == 0 and f"revision {head_revision()} (head {head_revision()})" in result.stdout
     bad = calmesh(env | {"CALMESH_DATABASE_URL": "mysql://x"}, "db", "upgrade")
     assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
     assert "CALMESH_DATABASE_URL" in bad.stderr and "Traceback" not in bad.stderr

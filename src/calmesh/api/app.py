@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from calmesh import __version__
 from calmesh.api.middleware import RequestContextMiddleware
 from calmesh.api.problems import install_problem_handlers
-from calmesh.api.routers import api_keys, health, tenant, users
+from calmesh.api.routers import api_keys, availability, bookings, event_types, health, tenant, users
 from calmesh.config import Settings, load_settings
 from calmesh.services.runtime import build_runtime
 from calmesh.storage.migrate import upgrade
@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)
 
-    for module in (health, tenant, api_keys, users):
+    for module in (health, tenant, api_keys, users, event_types, availability, bookings):
         app.include_router(module.router)
 
     # The docs page's assets are served from the package, so it works on a machine that

@@ -50,6 +50,9 @@ class Problem(BaseModel):
     instance: str | None = None
     request_id: str | None = Field(default=None, alias="requestId")
     errors: list[FieldProblem] | None = None
+    conflicts: list[dict[str, Any]] | None = Field(
+        default=None, description="For slot-unavailable: what is in the way of the requested time."
+    )
 
 
 class PayloadTooLarge(StarletteHTTPException):
@@ -70,6 +73,8 @@ _ERROR_MAP: dict[type[errors.CalmeshError], tuple[int, str, str]] = {
     errors.InvalidInput: (422, "validation-error", "Invalid input"),
     errors.NotFound: (404, "not-found", "Not found"),
     errors.AlreadyExists: (409, "conflict", "Conflict"),
+    errors.SlotUnavailable: (409, "slot-unavailable", "Slot unavailable"),
+    errors.InvalidState: (409, "conflict", "Conflict"),
     errors.AuthenticationFailed: (401, "unauthenticated", "Authentication required"),
     errors.PermissionDenied: (403, "forbidden", "Forbidden"),
     errors.StorageUnavailable: (503, "unavailable", "Service unavailable"),
@@ -100,6 +105,7 @@ def problem_response(
     request: Request | None = None,
     field_problems: Sequence[FieldProblem] | None = None,
     headers: Mapping[str, str] | None = None,
+    conflicts: list[dict[str, Any]] | None = None,
 ) -> JSONResponse:
     problem = Problem(
         type=f"/problems/{slug}",
@@ -109,6 +115,7 @@ def problem_response(
         instance=request.url.path if request is not None else None,
         request_id=request_id_var.get(),
         errors=list(field_problems) if field_problems else None,
+        conflicts=conflicts,
     )
     return JSONResponse(
         problem.model_dump(by_alias=True, exclude_none=True),
@@ -129,7 +136,10 @@ def _calmesh_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, errors.InvalidInput) and exc.field:
         field_problems = [FieldProblem(field=exc.field, location="body", message=exc.message)]
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return problem_response(status, slug, title, detail, request=request, field_problems=field_problems, headers=headers)
+    conflicts = list(exc.clashes) if isinstance(exc, errors.SlotUnavailable) else None
+    return problem_response(
+        status, slug, title, detail, request=request, field_problems=field_problems, headers=headers, conflicts=conflicts
+    )
 
 
 def _field_path(location: Sequence[Any]) -> tuple[str, str]:

@@ -1,6 +1,25 @@
-"""Availability: busy intervals from events, free/busy, slots and conflicts.
+"""Availability: busy intervals from events, weekly schedules, and bookable slots.
 
-Pure (no SQLAlchemy, httpx or FastAPI): the services feed it events and schedules from the mirror.
+Pure (no SQLAlchemy, httpx or FastAPI): the services feed it events, schedules and busy time
+from the mirror (:mod:`calmesh.services.availability`, :mod:`calmesh.services.busy_index`).
 """
 
-__all__: list[str] = []
+from calmesh.availability.busy import BusyBlock, BusyInterval, busy_blocks, busy_intervals, merged_busy
+from calmesh.availability.schedule import TimeRange, WeeklySchedule
+from calmesh.availability.slots import HostBusy, HostPolicy, PolicyKind, Slot, SlotRules, find_slots
+
+__all__ = [
+    "BusyBlock",
+    "BusyInterval",
+    "HostBusy",
+    "HostPolicy",
+    "PolicyKind",
+    "Slot",
+    "SlotRules",
+    "TimeRange",
+    "WeeklySchedule",
+    "busy_blocks",
+    "busy_intervals",
+    "find_slots",
+    "merged_busy",
+]

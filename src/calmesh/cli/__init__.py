@@ -21,21 +21,13 @@ EXIT_BAD_INPUT = 2
 
 
 def main() -> None:
-    """Entry point of the ``calmesh`` console script."""
+    """Entry point of the ``calmesh`` console script.
+
+    Click's standalone mode prints usage errors and exits 2 by itself; calmesh's own errors
+    are caught here and become one line on stderr.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except CalmeshError as exc:
         typer.echo(f"calmesh: error: {exc.message}", err=True)
         sys.exit(EXIT_BAD_INPUT if isinstance(exc, InvalidInput) else EXIT_FAILED)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        typer.echo("calmesh: aborted", err=True)
-        sys.exit(EXIT_FAILED)
-    except Exception as exc:  # click's own usage errors arrive here with standalone_mode off
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

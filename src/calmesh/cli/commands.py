@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calmesh.cli import db, ics, keys, server, tenants
+from calmesh.cli import availability, db, ics, keys, server, tenants
 from calmesh.cli.app import app
 
 app.add_typer(db.app, name="db")
@@ -10,3 +10,4 @@ app.add_typer(tenants.app, name="tenants")
 app.add_typer(keys.app, name="keys")
 app.add_typer(ics.app, name="ics")
 server.register(app)
+availability.register(app)

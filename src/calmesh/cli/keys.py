@@ -5,10 +5,14 @@ from __future__ import annotations
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from typing import TYPE_CHECKING
+
 from calmesh.cli.output import console
 from calmesh.cli.runtime import run_with_runtime
-from calmesh.services.key_rotation import RotationReport, rotate_keys
-from calmesh.services.runtime import Runtime
+
+if TYPE_CHECKING:
+    from calmesh.services.key_rotation import RotationReport
+    from calmesh.services.runtime import Runtime
 
 app = typer.Typer(help="Manage the vault's key-encryption keys.", no_args_is_help=True)
 
@@ -21,6 +25,8 @@ def rotate() -> None:
     nothing uses it. With CALMESH_MASTER_KEY, set the new key there and the old one in
     CALMESH_PREVIOUS_MASTER_KEYS first; afterwards the previous key can be removed.
     """
+    from calmesh.services.key_rotation import rotate_keys
+
     with Progress(TextColumn("re-wrapping credentials"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
         task = bar.add_task("rotate", total=None)
 

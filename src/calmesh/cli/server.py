@@ -5,11 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from calmesh.api.app import create_app
 from calmesh.config import load_settings
-from calmesh.logs import configure_logging
 
 __all__ = ["register"]
 
@@ -19,6 +16,12 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on [CALMESH_PORT].")] = None,
 ) -> None:
     """Run calmesh: the API on SQLite by default, migrations applied on start."""
+    # Imported here: every other command starts faster without the web stack.
+    import uvicorn
+
+    from calmesh.api.app import create_app
+    from calmesh.logs import configure_logging
+
     overrides: dict[str, object] = {}
     if host is not None:
         overrides["host"] = host

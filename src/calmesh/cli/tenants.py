@@ -8,7 +8,6 @@ import typer
 
 from calmesh.cli.output import console, print_json, print_table
 from calmesh.cli.runtime import run_with_runtime
-from calmesh.services import tenants
 
 app = typer.Typer(help="Manage tenants.", no_args_is_help=True)
 
@@ -18,6 +17,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 @app.command()
 def create(name: Annotated[str, typer.Argument(help="A unique name.")], json: JsonOption = False) -> None:
     """Create a tenant and print its API key. The key is shown this once: store it now."""
+    from calmesh.services import tenants
+
     created = run_with_runtime(lambda runtime: tenants.create_tenant(runtime, name))
     if json:
         print_json(created.model_dump(mode="json", by_alias=True))
@@ -30,6 +31,8 @@ def create(name: Annotated[str, typer.Argument(help="A unique name.")], json: Js
 @app.command("list")
 def list_(json: JsonOption = False) -> None:
     """List tenants."""
+    from calmesh.services import tenants
+
     rows = run_with_runtime(tenants.list_tenants)
     if json:
         print_json([row.model_dump(mode="json", by_alias=True) for row in rows])

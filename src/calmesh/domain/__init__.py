@@ -18,6 +18,8 @@ from calmesh.domain.events import (
     Transparency,
     Visibility,
 )
+from calmesh.domain.intervals import Interval, gaps, intersect, merge, subtract
+from calmesh.domain.recurrence import Occurrence, expand_events, expand_series, rrule_instances
 
 __all__ = [
     "Attendee",
@@ -25,10 +27,19 @@ __all__ = [
     "Event",
     "EventStatus",
     "EventTime",
+    "Interval",
+    "Occurrence",
     "Organizer",
     "ParticipationStatus",
     "Recurrence",
     "RecurrenceId",
     "Transparency",
     "Visibility",
+    "expand_events",
+    "expand_series",
+    "gaps",
+    "intersect",
+    "merge",
+    "rrule_instances",
+    "subtract",
 ]

@@ -30,10 +30,16 @@ from calmesh.storage.types import UTCDateTime
 __all__ = [
     "ApiKey",
     "Base",
+    "Booking",
+    "BusyBlock",
     "Calendar",
     "Connection",
     "Credential",
     "Event",
+    "EventType",
+    "EventTypeHost",
+    "HostLock",
+    "HostReservation",
     "SyncState",
     "Tenant",
     "User",
@@ -162,6 +168,9 @@ class Calendar(Timestamped, Base):
     read_only: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Whether the connection's settings include it in syncs (calendarsToSync).
     selected: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The window the busy index covers for this calendar: outside it we do not know.
+    busy_indexed_from: Mapped[datetime | None]
+    busy_indexed_until: Mapped[datetime | None]
 
 
 class Event(Timestamped, Base):
@@ -234,3 +243,123 @@ class SyncState(Base):
     item_count: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class BusyBlock(Base):
+    """One busy occurrence of a mirror event, materialised for fast availability answers.
+
+    Recurring series are expanded over the calendar's indexed window
+    (``Calendar.busy_indexed_from``/``until``); ``event_id`` is the row describing the occurrence
+    (the master or its override), so changing one event recomputes only its series' blocks.
+    """
+
+    __tablename__ = "busy_blocks"
+    __table_args__ = (
+        Index("ix_busy_blocks_calendar_start", "calendar_id", "start_at"),
+        Index("ix_busy_blocks_series", "calendar_id", "ical_uid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    calendar_id: Mapped[str] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    ical_uid: Mapped[str] = mapped_column(String(1024))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+
+
+class EventType(Timestamped, Base):
+    """A kind of meeting people can book (PRODUCT.md A3)."""
+
+    __tablename__ = "event_types"
+    __table_args__ = (UniqueConstraint("tenant_id", "slug"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    slug: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    #: {"type": "ZOOM" | "GOOGLE_MEET" | "TEAMS" | "CUSTOM" | "IN_PERSON" | "PHONE", ...}
+    location: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: {"timeZone", "weeklyHours": {"monday": [{"start", "end"}]}, "dateOverrides": [...]}
+    schedule: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    buffer_before_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    buffer_after_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    minimum_notice_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    booking_window_days: Mapped[int] = mapped_column(Integer, default=60)
+    daily_limit: Mapped[int | None] = mapped_column(Integer)
+    slot_interval_minutes: Mapped[int | None] = mapped_column(Integer)
+    #: "all" (collective), "any" (round robin) or "n" (required_hosts of the hosts).
+    host_policy: Mapped[str] = mapped_column(String(8), default="all")
+    required_hosts: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class EventTypeHost(Base):
+    __tablename__ = "event_type_hosts"
+
+    event_type_id: Mapped[str] = mapped_column(ForeignKey("event_types.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Booking(Timestamped, Base):
+    """A booked meeting of an event type (PRODUCT.md A4)."""
+
+    __tablename__ = "bookings"
+    __table_args__ = (Index("ix_bookings_event_type_start", "event_type_id", "start_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    event_type_id: Mapped[str] = mapped_column(ForeignKey("event_types.id", ondelete="CASCADE"))
+    #: "confirmed" or "cancelled".
+    status: Mapped[str] = mapped_column(String(16), default="confirmed")
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    attendee_name: Mapped[str] = mapped_column(String(200))
+    attendee_email: Mapped[str] = mapped_column(String(320))
+    attendee_time_zone: Mapped[str] = mapped_column(String(64))
+    notes: Mapped[str | None] = mapped_column(Text)
+    cancelled_at: Mapped[datetime | None]
+    cancellation_reason: Mapped[str | None] = mapped_column(Text)
+    #: The users hosting it (chosen by the event type's host policy when it was booked).
+    host_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    conference: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class HostReservation(Base):
+    """The time a booking takes from one host, buffers included.
+
+    No two active reservations of one host overlap: on PostgreSQL an exclusion constraint
+    (``ex_host_reservations_no_overlap``, created by the migration) enforces it whatever the
+    application does; on SQLite the booking service checks and inserts inside one serialised
+    write transaction.
+    """
+
+    __tablename__ = "host_reservations"
+    __table_args__ = (Index("ix_host_reservations_user_start", "user_id", "blocked_start_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    booking_id: Mapped[str] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    blocked_start_at: Mapped[datetime]
+    blocked_end_at: Mapped[datetime]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class HostLock(Base):
+    """One row per host, written first in every booking transaction on SQLite.
+
+    Writing it takes SQLite's write lock before anything is read, so two bookings for the same
+    host run one after the other and the second sees the first (see services.bookings).
+    """
+
+    __tablename__ = "host_locks"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    bookings_made: Mapped[int] = mapped_column(Integer, default=0)
+    last_booked_at: Mapped[datetime | None]

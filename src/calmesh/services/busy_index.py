@@ -1,0 +1,166 @@
+"""The busy index: each calendar's busy time, materialised from the mirror (PRODUCT.md A1).
+
+Availability answers read ``busy_blocks`` instead of expanding recurrences on every question.
+Each calendar records the window its index covers (``busy_indexed_from``/``until``): by
+default from 30 days back to 18 months ahead, extended on demand up to
+:data:`MAX_HORIZON` ahead. Time outside the covered window is *unknown*, and answers say so
+rather than calling it free.
+
+A block never spans more than :data:`MAX_BLOCK` (longer busy time is stored in pieces), so a
+window query can use the (calendar, start) index with a bounded look-back; merging at query
+time joins the pieces again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+
+from calmesh.availability.busy import busy_intervals
+from calmesh.domain.events import Event
+from calmesh.domain.intervals import Interval
+from calmesh.domain.recurrence import expand_events
+from calmesh.services.unit_of_work import UnitOfWork
+from calmesh.storage import models
+from calmesh.storage.event_rows import event_from_row, zone_named
+
+__all__ = [
+    "DEFAULT_HORIZON",
+    "MAX_BLOCK",
+    "MAX_HORIZON",
+    "IndexedBlock",
+    "blocks_in_window",
+    "ensure_coverage",
+    "reindex_calendar",
+    "reindex_series",
+]
+
+UTC = timezone.utc
+DEFAULT_PAST = timedelta(days=30)
+DEFAULT_HORIZON = timedelta(days=548)  # about 18 months
+MAX_HORIZON = timedelta(days=5 * 366)
+MAX_BLOCK = timedelta(days=1)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedBlock:
+    calendar_id: str
+    event_id: str
+    interval: Interval
+
+
+async def _owner(uow: UnitOfWork, calendar: models.Calendar) -> tuple[str | None, tzinfo]:
+    """Whose declines count on this calendar, and the zone their all-day events are read in."""
+    connection = await uow.session.get(models.Connection, calendar.connection_id)
+    user = await uow.session.get(models.User, connection.user_id) if connection and connection.user_id else None
+    email = (connection.account_email if connection else None) or (user.email if user else None)
+    return email, zone_named(calendar.time_zone or (user.time_zone if user else None))
+
+
+def _pieces(interval: Interval) -> Iterable[Interval]:
+    start = interval.start
+    while start < interval.end:
+        end = min(start + MAX_BLOCK, interval.end)
+        yield Interval(start, end)
+        start = end
+
+
+async def _index(uow: UnitOfWork, calendar: models.Calendar, rows: Sequence[models.Event]) -> None:
+    assert calendar.busy_indexed_from is not None and calendar.busy_indexed_until is not None
+    owner, zone = await _owner(uow, calendar)
+    events: list[Event] = []
+    row_of: dict[int, str] = {}
+    for row in rows:
+        event = event_from_row(row)
+        events.append(event)
+        row_of[id(event)] = row.id
+    skipped: list[str] = []
+    occurrences = expand_events(
+        events, calendar.busy_indexed_from, calendar.busy_indexed_until, local_zone=zone,
+        # A series whose RRULE cannot be read must not take the calendar's other busy time with it.
+        on_invalid=lambda uid, _error: skipped.append(uid),
+    )
+    records: list[dict[str, Any]] = []
+    for busy in busy_intervals(occurrences, owner_email=owner, all_day_zone=zone):
+        for piece in _pieces(busy.interval):
+            records.append({
+                "tenant_id": calendar.tenant_id, "calendar_id": calendar.id, "event_id": row_of[id(busy.event)],
+                "ical_uid": busy.event.uid, "start_at": piece.start, "end_at": piece.end,
+            })
+    if records:
+        await uow.session.execute(insert(models.BusyBlock), records)
+
+
+def _default_coverage(calendar: models.Calendar) -> None:
+    if calendar.busy_indexed_from is None or calendar.busy_indexed_until is None:
+        now = _now()
+        calendar.busy_indexed_from = now - DEFAULT_PAST
+        calendar.busy_indexed_until = now + DEFAULT_HORIZON
+
+
+async def reindex_series(uow: UnitOfWork, calendar: models.Calendar, ical_uid: str) -> None:
+    """Recompute the busy blocks of one series (or single event) of ``calendar``. No commit."""
+    _default_coverage(calendar)
+    await uow.session.execute(
+        delete(models.BusyBlock).where(models.BusyBlock.calendar_id == calendar.id, models.BusyBlock.ical_uid == ical_uid)
+    )
+    rows = (
+        await uow.session.scalars(
+            select(models.Event).where(models.Event.calendar_id == calendar.id, models.Event.ical_uid == ical_uid)
+        )
+    ).all()
+    await _index(uow, calendar, rows)
+
+
+async def reindex_calendar(uow: UnitOfWork, calendar: models.Calendar) -> None:
+    """Recompute every busy block of ``calendar`` over its covered window. No commit."""
+    _default_coverage(calendar)
+    await uow.session.execute(delete(models.BusyBlock).where(models.BusyBlock.calendar_id == calendar.id))
+    rows = (await uow.session.scalars(select(models.Event).where(models.Event.calendar_id == calendar.id))).all()
+    await _index(uow, calendar, rows)
+
+
+async def ensure_coverage(uow: UnitOfWork, calendar: models.Calendar, window: Interval) -> Interval:
+    """Extend the calendar's index to cover ``window`` as far as allowed; return what is covered.
+
+    Extending recomputes the calendar's blocks over the new window, in the caller's transaction.
+    """
+    _default_coverage(calendar)
+    assert calendar.busy_indexed_from is not None and calendar.busy_indexed_until is not None
+    wanted_from = min(calendar.busy_indexed_from, window.start)
+    wanted_until = min(max(calendar.busy_indexed_until, window.end), _now() + MAX_HORIZON)
+    if wanted_from < calendar.busy_indexed_from or wanted_until > calendar.busy_indexed_until:
+        calendar.busy_indexed_from, calendar.busy_indexed_until = wanted_from, wanted_until
+        await reindex_calendar(uow, calendar)
+    return Interval(calendar.busy_indexed_from, max(calendar.busy_indexed_from, calendar.busy_indexed_until))
+
+
+async def blocks_in_window(uow: UnitOfWork, calendar_ids: Sequence[str], window: Interval) -> list[IndexedBlock]:
+    """The busy blocks of ``calendar_ids`` overlapping ``window``, clipped to it."""
+    if not calendar_ids:
+        return []
+    rows = await uow.session.execute(
+        select(models.BusyBlock.calendar_id, models.BusyBlock.event_id, models.BusyBlock.start_at, models.BusyBlock.end_at)
+        .where(
+            models.BusyBlock.calendar_id.in_(calendar_ids),
+            # Bounded look-back: no block is longer than MAX_BLOCK.
+            models.BusyBlock.start_at >= window.start - MAX_BLOCK,
+            models.BusyBlock.start_at < window.end,
+            models.BusyBlock.end_at > window.start,
+        )
+        .order_by(models.BusyBlock.start_at)
+    )
+    blocks = []
+    for calendar_id, event_id, start_at, end_at in rows:
+        clipped = Interval(start_at, end_at).clip(window)
+        if clipped is not None:
+            blocks.append(IndexedBlock(calendar_id, event_id, clipped))
+    return blocks

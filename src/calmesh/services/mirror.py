@@ -1,0 +1,104 @@
+"""The local mirror: domain events in and out of the ``events`` table.
+
+Everything that changes the mirror — the sync engine, the API's ``/v1/events`` writes, tests —
+goes through :func:`upsert_event` and :func:`delete_event`, which keep the busy index of the
+event's series current in the same transaction (only that series is recomputed).
+Rows follow :mod:`calmesh.storage.event_rows`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from collections.abc import Iterable
+
+from sqlalchemy import insert, select
+
+from calmesh.domain.events import Event
+from calmesh.errors import NotFound
+from calmesh.ids import new_id
+from calmesh.services import busy_index
+from calmesh.services.unit_of_work import UnitOfWork
+from calmesh.storage import models
+from calmesh.storage.event_rows import row_values
+
+__all__ = ["MirrorKey", "delete_event", "load_events", "upsert_event"]
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorKey:
+    """How the mirror finds an event: its calendar, UID and RECURRENCE-ID text (None for a master)."""
+
+    calendar_id: str
+    ical_uid: str
+    recurrence_id: str | None
+
+
+async def _calendar(uow: UnitOfWork, tenant_id: str, calendar_id: str) -> models.Calendar:
+    calendar = await uow.session.get(models.Calendar, calendar_id)
+    if calendar is None or calendar.tenant_id != tenant_id:
+        raise NotFound("no such calendar")
+    return calendar
+
+
+async def upsert_event(
+    uow: UnitOfWork,
+    tenant_id: str,
+    calendar_id: str,
+    event: Event,
+    *,
+    provider_event_id: str | None = None,
+    etag: str | None = None,
+    raw: str | None = None,
+) -> models.Event:
+    """Insert or update the mirror row of ``event`` and re-index its series. Does not commit."""
+    calendar = await _calendar(uow, tenant_id, calendar_id)
+    values = row_values(event)
+    row = await uow.session.scalar(
+        select(models.Event).where(
+            models.Event.calendar_id == calendar_id,
+            models.Event.ical_uid == event.uid,
+            models.Event.recurrence_id.is_(None)
+            if values["recurrence_id"] is None
+            else models.Event.recurrence_id == values["recurrence_id"],
+        )
+    )
+    if row is None:
+        row = models.Event(id=new_id("evt"), tenant_id=tenant_id, calendar_id=calendar_id, version=1)
+        uow.session.add(row)
+    else:
+        row.version += 1
+    for field, value in values.items():
+        setattr(row, field, value)
+    row.provider_event_id = provider_event_id or row.provider_event_id
+    row.etag, row.raw = etag, raw
+    await uow.session.flush()
+    await busy_index.reindex_series(uow, calendar, event.uid)
+    return row
+
+
+async def delete_event(uow: UnitOfWork, tenant_id: str, key: MirrorKey) -> None:
+    """Remove one mirror row (a master takes its overrides with it) and re-index. Does not commit."""
+    calendar = await _calendar(uow, tenant_id, key.calendar_id)
+    statement = select(models.Event).where(
+        models.Event.calendar_id == key.calendar_id, models.Event.ical_uid == key.ical_uid
+    )
+    if key.recurrence_id is not None:
+        statement = statement.where(models.Event.recurrence_id == key.recurrence_id)
+    for row in (await uow.session.scalars(statement)).all():
+        await uow.session.delete(row)
+    await uow.session.flush()
+    await busy_index.reindex_series(uow, calendar, key.ical_uid)
+
+
+async def load_events(uow: UnitOfWork, tenant_id: str, calendar_id: str, events: Iterable[Event]) -> int:
+    """Bulk-insert events into an empty calendar and index it once (an initial import). No commit."""
+    calendar = await _calendar(uow, tenant_id, calendar_id)
+    records = [
+        {**row_values(event), "id": new_id("evt"), "tenant_id": tenant_id, "calendar_id": calendar_id, "version": 1}
+        for event in events
+    ]
+    if records:
+        await uow.session.execute(insert(models.Event), records)
+    await busy_index.reindex_calendar(uow, calendar)
+    return len(records)
