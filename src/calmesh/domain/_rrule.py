@@ -2,7 +2,7 @@
 
 Private: :func:`parse_rrule` reads a RECUR value into a :class:`RecurrenceRule` and
 :func:`iter_rule` yields the rule's instances as *wall-clock* times (naive datetimes in
-DTSTART's own zone). Time zones, UNTIL, EXDATE, RDATE and overrides are the caller's business:
+DTSTART's own zone); :func:`iter_rule_batches` yields them one list per rule period. Time zones, UNTIL, EXDATE, RDATE and overrides are the caller's business:
 keeping this engine in naive wall time is what RFC 5545 §3.3.10 asks for ("the recurrence is
 evaluated in local time") and keeps the inner loop free of zone arithmetic.
 
@@ -39,6 +39,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from enum import IntEnum
+from functools import lru_cache
 
 from calmesh.errors import InvalidCalendarData
 
@@ -125,6 +126,9 @@ def _parse_until(text: str, value: str) -> datetime | date:
     raise _fail(text, f"UNTIL value {value!r} is neither a DATE nor a DATE-TIME")
 
 
+# Calendars repeat the same few rule texts thousands of times (every birthday is
+# FREQ=YEARLY); a parsed rule is immutable, so parse each text once.
+@lru_cache(maxsize=4096)
 def parse_rrule(text: str) -> RecurrenceRule:
     """Read an RRULE value (``FREQ=WEEKLY;BYDAY=MO``), or raise :class:`InvalidCalendarData`.
 

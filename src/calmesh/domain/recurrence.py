@@ -133,13 +133,12 @@ class _Kind:
     RRULE engine works in) and UTC instants.
     """
 
-    __slots__ = ("all_day", "floating", "local_zone", "zone")
+    __slots__ = ("all_day", "floating", "zone")
 
     def __init__(self, start: EventTime, local_zone: tzinfo) -> None:
         value = start.value
         self.all_day = not isinstance(value, datetime)
         self.floating = isinstance(value, datetime) and value.tzinfo is None
-        self.local_zone = local_zone
         zone = value.tzinfo if isinstance(value, datetime) else None
         #: The zone wall times are read in.
         self.zone: tzinfo = zone if zone is not None else local_zone
