@@ -10,6 +10,9 @@ from calmesh.cli.output import print_json, print_table
 from calmesh.cli.runtime import run_with_runtime
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from calmesh.domain.intervals import Interval
     from calmesh.services.runtime import Runtime
 
 __all__ = ["register"]
@@ -18,6 +21,13 @@ StartOption = Annotated[str, typer.Option("--start", help="ISO date or date-time
 EndOption = Annotated[str, typer.Option("--end", help="ISO date (inclusive) or date-time (exclusive).")]
 ZoneOption = Annotated[str, typer.Option("--tz", help="IANA zone for input and output.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _zone_and_window(start: str, end: str, tz: str) -> tuple[ZoneInfo, Interval]:
+    from calmesh.services import availability as service
+
+    zone = service.resolve_zone(tz)
+    return zone, service.parse_window(start, end, zone)
 
 
 def _times(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -34,8 +44,7 @@ def availability(
     """Busy and free time across calendars, from the local mirror."""
     from calmesh.services import availability as service
 
-    zone = service.resolve_zone(tz)
-    window = service.parse_window(start, end, zone)
+    zone, window = _zone_and_window(start, end, tz)
 
     async def body(runtime: Runtime) -> service.FreeBusyRead:
         tenant_id = await service.tenant_owning(runtime, calendar_ids=calendars)
@@ -62,8 +71,7 @@ def slots(
     """Bookable slots of an event type."""
     from calmesh.services import availability as service
 
-    zone = service.resolve_zone(tz)
-    window = service.parse_window(start, end, zone)
+    zone, window = _zone_and_window(start, end, tz)
 
     async def body(runtime: Runtime) -> service.SlotsRead:
         tenant_id = await service.tenant_owning(runtime, event_type_id=event_type)

@@ -12,13 +12,13 @@ private or confidential and the connection's ``eventPrivacy.showTitle`` and
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from calmesh.availability.slots import HostBusy, Slot, find_slots
 from calmesh.domain.intervals import Interval, gaps, merge, subtract
@@ -36,8 +36,11 @@ __all__ = [
     "ConflictRead",
     "FreeBusyRead",
     "SlotsRead",
+    "booking_counts",
+    "compute_slots",
     "conflicts",
     "free_busy",
+    "host_busy",
     "host_busy_items",
     "parse_when",
     "parse_window",
@@ -149,11 +152,13 @@ async def _check_users(uow: UnitOfWork, tenant_id: str, user_ids: Sequence[str])
         raise NotFound(f"no such user: {', '.join(missing)}")
 
 
-# --- busy items with their sources ---------------------------------------------------------
+# --- busy time with its sources -------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class BusyItem:
+    """One thing that makes a host busy, for showing why (clashes, conflicts)."""
+
     interval: Interval
     source: str
     title: str | None
@@ -162,42 +167,67 @@ class BusyItem:
     booking_id: str | None = None
 
 
+def _instant(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _merge_seconds(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Canonical union of [start, end) second pairs (touching ones joined), as intervals.merge."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        elif end > start:
+            merged.append((start, end))
+    return merged
+
+
+def _intervals(spans: Iterable[tuple[int, int]]) -> list[Interval]:
+    return [Interval(_instant(start), _instant(end)) for start, end in spans]
+
+
 @dataclass
-class _Busy:
-    items: list[BusyItem] = field(default_factory=list)
-    unknown: list[Interval] = field(default_factory=list)
+class _Sources:
+    """What the busy index and the bookings say about some calendars and hosts in a window."""
+
+    calendars: list[_CalendarInfo]
+    blocks: list[busy_index.IndexedBlock]
+    #: Per calendar id: the part of the window its index does not cover.
+    unknown: dict[str, list[Interval]]
+    reservations: list[BusyItem]
+    #: Per calendar id: whether its connection lets titles show.
+    titles_visible: dict[str, bool] = field(default_factory=dict)
+
+    def title(self, block: busy_index.IndexedBlock) -> str:
+        if block.title is not None and self.titles_visible[block.calendar_id]:
+            return block.title
+        return HIDDEN_TITLE
+
+    def blocks_by_calendar(self) -> dict[str, list[busy_index.IndexedBlock]]:
+        grouped: dict[str, list[busy_index.IndexedBlock]] = defaultdict(list)
+        for block in self.blocks:
+            grouped[block.calendar_id].append(block)
+        return grouped
 
 
-async def _calendar_busy(uow: UnitOfWork, calendars: Sequence[_CalendarInfo], window: Interval) -> dict[str, _Busy]:
-    """Per calendar id: its busy items in ``window`` and the part of it the index cannot answer."""
-    result: dict[str, _Busy] = {}
+async def _sources(
+    uow: UnitOfWork, tenant_id: str, window: Interval, *, user_ids: Sequence[str] = (),
+    calendar_ids: Sequence[str] = (), exclude_booking: str | None = None,
+) -> _Sources:
+    calendars = await _calendars(uow, tenant_id, user_ids=user_ids, calendar_ids=calendar_ids)
+    unknown: dict[str, list[Interval]] = {}
     extended = False
     for info in calendars:
         before = (info.row.busy_indexed_from, info.row.busy_indexed_until)
         covered = await busy_index.ensure_coverage(uow, info.row, window)
         extended |= before != (info.row.busy_indexed_from, info.row.busy_indexed_until)
-        result[info.row.id] = _Busy(unknown=subtract([window], [covered]))
+        unknown[info.row.id] = subtract([window], [covered])
     if extended:
         await uow.commit()
     blocks = await busy_index.blocks_in_window(uow, [info.row.id for info in calendars], window)
-    # Only the two columns a title needs, not whole event rows: this is the hot path.
-    titles: dict[str, tuple[str | None, str]] = {}
-    if blocks:
-        rows = await uow.session.execute(
-            select(models.Event.id, models.Event.summary, models.Event.visibility)
-            .where(models.Event.id.in_({b.event_id for b in blocks}))
-        )
-        titles = {event_id: (summary, visibility) for event_id, summary, visibility in rows}
-    by_id = {info.row.id: info for info in calendars}
-    for block in blocks:
-        info = by_id[block.calendar_id]
-        summary, visibility = titles[block.event_id]
-        visible = info.titles_visible and visibility not in ("private", "confidential")
-        result[block.calendar_id].items.append(
-            BusyItem(block.interval, info.row.name, summary if visible else HIDDEN_TITLE,
-                     calendar_id=info.row.id, host_id=info.user_id)
-        )
-    return result
+    reservations = await _reservation_items(uow, user_ids, window, exclude_booking=exclude_booking) if user_ids else []
+    return _Sources(calendars, blocks, unknown, reservations, {i.row.id: i.titles_visible for i in calendars})
 
 
 async def _reservation_items(
@@ -225,19 +255,50 @@ async def _reservation_items(
 async def host_busy_items(
     uow: UnitOfWork, tenant_id: str, host_ids: Sequence[str], window: Interval, *, exclude_booking: str | None = None
 ) -> tuple[dict[str, list[BusyItem]], dict[str, list[Interval]]]:
-    """Each host's busy items (calendars and bookings) and unknown time in ``window``."""
-    calendars = await _calendars(uow, tenant_id, user_ids=host_ids)
-    per_calendar = await _calendar_busy(uow, calendars, window)
+    """Each host's busy items (calendar events and bookings) and unknown time in ``window``."""
+    found = await _sources(uow, tenant_id, window, user_ids=host_ids, exclude_booking=exclude_booking)
+    owner = {info.row.id: info for info in found.calendars}
     items: dict[str, list[BusyItem]] = defaultdict(list)
-    unknown: dict[str, list[Interval]] = defaultdict(list)
-    for info in calendars:
+    for block in found.blocks:
+        info = owner[block.calendar_id]
         assert info.user_id is not None
-        items[info.user_id] += per_calendar[info.row.id].items
-        unknown[info.user_id] += per_calendar[info.row.id].unknown
-    for item in await _reservation_items(uow, host_ids, window, exclude_booking=exclude_booking):
+        items[info.user_id].append(BusyItem(
+            Interval(_instant(block.start), _instant(block.end)), info.row.name, found.title(block),
+            calendar_id=info.row.id, host_id=info.user_id,
+        ))
+    for item in found.reservations:
         assert item.host_id is not None
         items[item.host_id].append(item)
+    unknown: dict[str, list[Interval]] = defaultdict(list)
+    for info in found.calendars:
+        assert info.user_id is not None
+        unknown[info.user_id] += found.unknown[info.row.id]
     return items, {host: merge(intervals) for host, intervals in unknown.items()}
+
+
+async def host_busy(
+    uow: UnitOfWork, tenant_id: str, host_ids: Sequence[str], window: Interval, *, exclude_booking: str | None = None
+) -> dict[str, list[Interval]]:
+    """Each host's merged busy time in ``window``, unknown time counted as busy.
+
+    The slot finder's input: merged in whole seconds first, so tens of thousands of blocks
+    become a few hundred intervals before any object is made.
+    """
+    found = await _sources(uow, tenant_id, window, user_ids=host_ids, exclude_booking=exclude_booking)
+    owner = {info.row.id: info.user_id for info in found.calendars}
+    seconds: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for block in found.blocks:
+        host = owner[block.calendar_id]
+        assert host is not None
+        seconds[host].append((block.start, block.end))
+    for item in found.reservations:
+        assert item.host_id is not None
+        seconds[item.host_id].append((busy_index.epoch(item.interval.start), busy_index.epoch(item.interval.end)))
+    for info in found.calendars:
+        assert info.user_id is not None
+        # Offering time nobody can vouch for could double-book: unknown counts as busy.
+        seconds[info.user_id] += [(busy_index.epoch(u.start), busy_index.epoch(u.end)) for u in found.unknown[info.row.id]]
+    return {host: _intervals(_merge_seconds(seconds.get(host, []))) for host in host_ids}
 
 
 def _shown(instant: datetime, zone: tzinfo) -> datetime:
@@ -253,13 +314,15 @@ class TimeSpan(ApiModel):
 
 
 class BusySpan(TimeSpan):
-    title: str | None = None
+    #: What makes this stretch busy, where privacy allows ("Busy" where it does not).
+    titles: list[str]
 
 
 class CalendarBusy(ApiModel):
     calendar_id: str
     user_id: str | None
     name: str
+    #: The calendar's own busy time, overlapping events merged.
     busy: list[BusySpan]
     unknown: list[TimeSpan]
 
@@ -269,7 +332,7 @@ class FreeBusyRead(ApiModel):
     start: datetime
     end: datetime
     calendars: list[CalendarBusy]
-    #: Merged busy time of everything asked about.
+    #: Merged busy time of everything asked about, bookings of the users included.
     busy: list[TimeSpan]
     #: Time no calendar is busy and every calendar's index covers.
     free: list[TimeSpan]
@@ -277,8 +340,36 @@ class FreeBusyRead(ApiModel):
     unknown: list[TimeSpan]
 
 
+# Answers are built from values this module computed itself, already typed and checked, so
+# they skip pydantic's validation: a busy month of fifty calendars is thousands of spans.
+
+
 def _span(interval: Interval, zone: tzinfo) -> TimeSpan:
-    return TimeSpan(start=_shown(interval.start, zone), end=_shown(interval.end, zone))
+    return TimeSpan.model_construct(start=interval.start.astimezone(zone), end=interval.end.astimezone(zone))
+
+
+def _calendar_spans(found: _Sources, blocks: list[busy_index.IndexedBlock], zone: tzinfo) -> list[BusySpan]:
+    """One calendar's blocks (sorted by start) merged, each stretch with its titles."""
+    if not blocks:
+        return []
+    visible = found.titles_visible[blocks[0].calendar_id]
+    stretches: list[tuple[int, int, dict[str, None]]] = []
+    start, end = blocks[0].start, blocks[0].end
+    titles: dict[str, None] = {}
+    for block in blocks:
+        if block.start > end:
+            stretches.append((start, end, titles))
+            start, end, titles = block.start, block.end, {}
+        elif block.end > end:
+            end = block.end
+        titles[block.title if visible and block.title is not None else HIDDEN_TITLE] = None
+    stretches.append((start, end, titles))
+    return [
+        BusySpan.model_construct(
+            start=datetime.fromtimestamp(first, zone), end=datetime.fromtimestamp(last, zone), titles=list(names)
+        )
+        for first, last, names in stretches
+    ]
 
 
 async def free_busy(
@@ -290,25 +381,21 @@ async def free_busy(
     async with UnitOfWork(runtime) as uow:
         if user_ids:
             await _check_users(uow, tenant_id, user_ids)
-        calendars = await _calendars(uow, tenant_id, user_ids=user_ids, calendar_ids=calendar_ids)
-        per_calendar = await _calendar_busy(uow, calendars, window)
-        booked = [
-            clipped
-            for item in (await _reservation_items(uow, user_ids, window) if user_ids else [])
-            if (clipped := item.interval.clip(window)) is not None
-        ]
-        all_busy = merge([item.interval for b in per_calendar.values() for item in b.items] + booked)
-        unknown = merge(u for b in per_calendar.values() for u in b.unknown)
+        found = await _sources(uow, tenant_id, window, user_ids=user_ids, calendar_ids=calendar_ids)
+        booked = [(busy_index.epoch(c.start), busy_index.epoch(c.end))
+                  for item in found.reservations if (c := item.interval.clip(window)) is not None]
+        all_busy = _intervals(_merge_seconds([(b.start, b.end) for b in found.blocks] + booked))
+        unknown = merge(u for intervals in found.unknown.values() for u in intervals)
+        by_calendar = found.blocks_by_calendar()
         return FreeBusyRead(
             time_zone=zone.key, start=_shown(window.start, zone), end=_shown(window.end, zone),
             calendars=[
                 CalendarBusy(
                     calendar_id=info.row.id, user_id=info.user_id, name=info.row.name,
-                    busy=[BusySpan(start=_shown(i.interval.start, zone), end=_shown(i.interval.end, zone), title=i.title)
-                          for i in per_calendar[info.row.id].items],
-                    unknown=[_span(u, zone) for u in per_calendar[info.row.id].unknown],
+                    busy=_calendar_spans(found, by_calendar.get(info.row.id, []), zone),
+                    unknown=[_span(u, zone) for u in found.unknown[info.row.id]],
                 )
-                for info in calendars
+                for info in found.calendars
             ],
             busy=[_span(i, zone) for i in all_busy],
             free=[_span(i, zone) for i in subtract(gaps(all_busy, window), unknown)],
@@ -368,12 +455,11 @@ class SlotRead(ApiModel):
 class SlotsRead(ApiModel):
     event_type_id: str
     time_zone: str
+    #: Time some host's calendars cannot vouch for (beyond the busy index) offers no slots.
     slots: list[SlotRead]
-    #: Parts of the window some host's calendars cannot answer for: no slots are offered there.
-    unknown: list[TimeSpan]
 
 
-async def _booking_counts(uow: UnitOfWork, event_type: LoadedEventType, window: Interval) -> dict[date, int]:
+async def booking_counts(uow: UnitOfWork, event_type: LoadedEventType, window: Interval) -> dict[date, int]:
     zone = event_type.schedule.zone
     rows = await uow.session.scalars(
         select(models.Booking.start_at).where(
@@ -398,38 +484,22 @@ def _padded(window: Interval, event_type: LoadedEventType) -> Interval:
 async def compute_slots(
     uow: UnitOfWork, tenant_id: str, event_type: LoadedEventType, window: Interval, *, now: datetime,
     exclude_booking: str | None = None,
-) -> tuple[list[Slot], list[Interval]]:
-    """The slots of ``event_type`` in ``window`` and the time no slot can be offered for lack of data."""
-    padded = _padded(window, event_type)
-    items, unknown = await host_busy_items(uow, tenant_id, event_type.host_ids, padded, exclude_booking=exclude_booking)
-    hosts = [
-        # Unknown time counts as busy: offering it could double-book.
-        HostBusy.of(host, [i.interval for i in items.get(host, [])] + unknown.get(host, []))
-        for host in event_type.host_ids
-    ]
-    counts = await _booking_counts(uow, event_type, window)
-    found = find_slots(event_type.schedule, event_type.rules, hosts, event_type.policy, window, now=now, bookings_per_day=counts)
-    return found, merge(u for host in unknown.values() for u in host)
+) -> list[Slot]:
+    """The slots of ``event_type`` in ``window`` (time no calendar vouches for is never offered)."""
+    busy = await host_busy(uow, tenant_id, event_type.host_ids, _padded(window, event_type), exclude_booking=exclude_booking)
+    hosts = [HostBusy(host, busy[host]) for host in event_type.host_ids]
+    counts = await booking_counts(uow, event_type, window)
+    return find_slots(event_type.schedule, event_type.rules, hosts, event_type.policy, window, now=now, bookings_per_day=counts)
 
 
 async def slots(runtime: Runtime, tenant_id: str, event_type_id: str, window: Interval, zone: ZoneInfo) -> SlotsRead:
     async with UnitOfWork(runtime) as uow:
         event_type = await load_event_type(uow, tenant_id, event_type_id)
-        found, unknown = await compute_slots(uow, tenant_id, event_type, window, now=datetime.now(UTC))
+        found = await compute_slots(uow, tenant_id, event_type, window, now=datetime.now(UTC))
     return SlotsRead(
         event_type_id=event_type_id, time_zone=zone.key,
         slots=[SlotRead(start=_shown(s.start, zone), end=_shown(s.end, zone), host_ids=list(s.host_ids)) for s in found],
-        unknown=[_span(u, zone) for u in (i.clip(window) for i in unknown) if u is not None],
     )
-
-
-async def count_bookings(uow: UnitOfWork, user_ids: Sequence[str]) -> dict[str, int]:
-    rows = await uow.session.execute(
-        select(models.HostReservation.user_id, func.count())
-        .where(models.HostReservation.user_id.in_(user_ids), models.HostReservation.active.is_(True))
-        .group_by(models.HostReservation.user_id)
-    )
-    return {user_id: int(count) for user_id, count in rows}
 
 
 async def tenant_owning(runtime: Runtime, *, calendar_ids: Sequence[str] = (), event_type_id: str | None = None) -> str:

@@ -32,7 +32,7 @@ from calmesh.domain.intervals import Interval
 from calmesh.errors import InvalidInput, InvalidState, NotFound, SlotUnavailable
 from calmesh.ids import new_id
 from calmesh.schemas import ApiModel, Page, TimeZoneName
-from calmesh.services.availability import BusyItem, _booking_counts, compute_slots, host_busy_items
+from calmesh.services.availability import BusyItem, booking_counts, compute_slots, host_busy_items
 from calmesh.services.event_types import LoadedEventType, load_event_type
 from calmesh.services.pagination import paginate
 from calmesh.services.runtime import Runtime
@@ -124,11 +124,11 @@ async def _check_start(
     if not event_type.host_ids:
         raise InvalidState("this event type has no hosts")
     window = Interval(start, start + _INSTANT)
-    found, _unknown = await compute_slots(uow, tenant_id, event_type, window, now=now, exclude_booking=exclude_booking)
+    found = await compute_slots(uow, tenant_id, event_type, window, now=now, exclude_booking=exclude_booking)
     slot = next((s for s in found if s.start == start), None)
     if slot is not None:
         return slot.host_ids
-    counts = await _booking_counts(uow, event_type, window)
+    counts = await booking_counts(uow, event_type, window)
     everyone_free = [HostBusy(host, []) for host in event_type.host_ids]
     bookable = find_slots(event_type.schedule, event_type.rules, everyone_free, event_type.policy, window,
                           now=now, bookings_per_day=counts)

@@ -8,20 +8,20 @@ rather than calling it free.
 
 A block never spans more than :data:`MAX_BLOCK` (longer busy time is stored in pieces), so a
 window query can use the (calendar, start) index with a bounded look-back; merging at query
-time joins the pieces again.
+time joins the pieces again. Blocks are whole UTC epoch seconds (see
+:class:`calmesh.storage.models.BusyBlock`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, insert, select
 
 from calmesh.availability.busy import busy_intervals
-from calmesh.domain.events import Event
+from calmesh.domain.events import Event, Visibility
 from calmesh.domain.intervals import Interval
 from calmesh.domain.recurrence import expand_events
 from calmesh.services.unit_of_work import UnitOfWork
@@ -34,6 +34,7 @@ __all__ = [
     "MAX_HORIZON",
     "IndexedBlock",
     "blocks_in_window",
+    "epoch",
     "ensure_coverage",
     "reindex_calendar",
     "reindex_series",
@@ -50,11 +51,18 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class IndexedBlock:
+def epoch(instant: datetime) -> int:
+    return int(instant.timestamp())
+
+
+class IndexedBlock(NamedTuple):
+    """A busy block of a calendar, clipped to the window asked about, in epoch seconds."""
+
     calendar_id: str
-    event_id: str
-    interval: Interval
+    start: int
+    end: int
+    #: The event's summary; None when the event is private or confidential.
+    title: str | None
 
 
 async def _owner(uow: UnitOfWork, calendar: models.Calendar) -> tuple[str | None, tzinfo]:
@@ -65,12 +73,13 @@ async def _owner(uow: UnitOfWork, calendar: models.Calendar) -> tuple[str | None
     return email, zone_named(calendar.time_zone or (user.time_zone if user else None))
 
 
-def _pieces(interval: Interval) -> Iterable[Interval]:
-    start = interval.start
-    while start < interval.end:
-        end = min(start + MAX_BLOCK, interval.end)
-        yield Interval(start, end)
-        start = end
+def _pieces(interval: Interval) -> Iterable[tuple[int, int]]:
+    # Whole seconds, rounded outwards: a block never claims less than the event takes.
+    start, last = int(interval.start.timestamp()), -int(-interval.end.timestamp() // 1)
+    step = int(MAX_BLOCK.total_seconds())
+    while start < last:
+        yield start, min(start + step, last)
+        start += step
 
 
 async def _index(uow: UnitOfWork, calendar: models.Calendar, rows: Sequence[models.Event]) -> None:
@@ -90,10 +99,12 @@ async def _index(uow: UnitOfWork, calendar: models.Calendar, rows: Sequence[mode
     )
     records: list[dict[str, Any]] = []
     for busy in busy_intervals(occurrences, owner_email=owner, all_day_zone=zone):
-        for piece in _pieces(busy.interval):
+        event = busy.event
+        title = None if event.visibility in (Visibility.PRIVATE, Visibility.CONFIDENTIAL) else event.summary
+        for start, end in _pieces(busy.interval):
             records.append({
-                "tenant_id": calendar.tenant_id, "calendar_id": calendar.id, "event_id": row_of[id(busy.event)],
-                "ical_uid": busy.event.uid, "start_at": piece.start, "end_at": piece.end,
+                "tenant_id": calendar.tenant_id, "calendar_id": calendar.id, "event_id": row_of[id(event)],
+                "ical_uid": event.uid, "start_ts": start, "end_ts": end, "title": title,
             })
     if records:
         await uow.session.execute(insert(models.BusyBlock), records)
@@ -144,23 +155,20 @@ async def ensure_coverage(uow: UnitOfWork, calendar: models.Calendar, window: In
 
 
 async def blocks_in_window(uow: UnitOfWork, calendar_ids: Sequence[str], window: Interval) -> list[IndexedBlock]:
-    """The busy blocks of ``calendar_ids`` overlapping ``window``, clipped to it."""
+    """The busy blocks of ``calendar_ids`` overlapping ``window``, clipped to it, by start."""
     if not calendar_ids:
         return []
+    low, high = epoch(window.start), -int(-window.end.timestamp() // 1)
+    block = models.BusyBlock
     rows = await uow.session.execute(
-        select(models.BusyBlock.calendar_id, models.BusyBlock.event_id, models.BusyBlock.start_at, models.BusyBlock.end_at)
+        select(block.calendar_id, block.start_ts, block.end_ts, block.title)
         .where(
-            models.BusyBlock.calendar_id.in_(calendar_ids),
+            block.calendar_id.in_(calendar_ids),
             # Bounded look-back: no block is longer than MAX_BLOCK.
-            models.BusyBlock.start_at >= window.start - MAX_BLOCK,
-            models.BusyBlock.start_at < window.end,
-            models.BusyBlock.end_at > window.start,
+            block.start_ts >= low - int(MAX_BLOCK.total_seconds()),
+            block.start_ts < high,
+            block.end_ts > low,
         )
-        .order_by(models.BusyBlock.start_at)
+        .order_by(block.start_ts)
     )
-    blocks = []
-    for calendar_id, event_id, start_at, end_at in rows:
-        clipped = Interval(start_at, end_at).clip(window)
-        if clipped is not None:
-            blocks.append(IndexedBlock(calendar_id, event_id, clipped))
-    return blocks
+    return [IndexedBlock(c, max(s, low), min(e, high), t) for c, s, e, t in rows]

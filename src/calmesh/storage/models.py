@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -251,11 +252,14 @@ class BusyBlock(Base):
     Recurring series are expanded over the calendar's indexed window
     (``Calendar.busy_indexed_from``/``until``); ``event_id`` is the row describing the occurrence
     (the master or its override), so changing one event recomputes only its series' blocks.
+    Times are whole UTC epoch seconds: availability questions read tens of thousands of these,
+    and integers compare and load far faster than timestamps. ``title`` is the event's summary,
+    or null when the event itself is private or confidential.
     """
 
     __tablename__ = "busy_blocks"
     __table_args__ = (
-        Index("ix_busy_blocks_calendar_start", "calendar_id", "start_at"),
+        Index("ix_busy_blocks_calendar_start", "calendar_id", "start_ts"),
         Index("ix_busy_blocks_series", "calendar_id", "ical_uid"),
     )
 
@@ -264,8 +268,9 @@ class BusyBlock(Base):
     calendar_id: Mapped[str] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     ical_uid: Mapped[str] = mapped_column(String(1024))
-    start_at: Mapped[datetime]
-    end_at: Mapped[datetime]
+    start_ts: Mapped[int] = mapped_column(BigInteger)
+    end_ts: Mapped[int] = mapped_column(BigInteger)
+    title: Mapped[str | None] = mapped_column(Text)
 
 
 class EventType(Timestamped, Base):

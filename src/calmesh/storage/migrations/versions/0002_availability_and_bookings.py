@@ -115,15 +115,16 @@ def upgrade() -> None:
     sa.Column('calendar_id', sa.String(length=40), nullable=False),
     sa.Column('event_id', sa.String(length=40), nullable=False),
     sa.Column('ical_uid', sa.String(length=1024), nullable=False),
-    sa.Column('start_at', calmesh.storage.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('end_at', calmesh.storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('start_ts', sa.BigInteger(), nullable=False),
+    sa.Column('end_ts', sa.BigInteger(), nullable=False),
+    sa.Column('title', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['calendar_id'], ['calendars.id'], name=op.f('fk_busy_blocks_calendar_id_calendars'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['event_id'], ['events.id'], name=op.f('fk_busy_blocks_event_id_events'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_busy_blocks_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_busy_blocks'))
     )
     with op.batch_alter_table('busy_blocks', schema=None) as batch_op:
-        batch_op.create_index('ix_busy_blocks_calendar_start', ['calendar_id', 'start_at'], unique=False)
+        batch_op.create_index('ix_busy_blocks_calendar_start', ['calendar_id', 'start_ts'], unique=False)
         batch_op.create_index(batch_op.f('ix_busy_blocks_event_id'), ['event_id'], unique=False)
         batch_op.create_index('ix_busy_blocks_series', ['calendar_id', 'ical_uid'], unique=False)
         batch_op.create_index(batch_op.f('ix_busy_blocks_tenant_id'), ['tenant_id'], unique=False)
