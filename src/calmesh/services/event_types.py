@@ -183,18 +183,24 @@ class LoadedEventType:
         )
 
 
+async def _hosts_of(uow: UnitOfWork, event_type_ids: list[str]) -> dict[str, list[str]]:
+    """The host user ids of each event type, in priority order, in one query."""
+    hosts: dict[str, list[str]] = {event_type_id: [] for event_type_id in event_type_ids}
+    rows = await uow.session.execute(
+        select(models.EventTypeHost.event_type_id, models.EventTypeHost.user_id)
+        .where(models.EventTypeHost.event_type_id.in_(event_type_ids))
+        .order_by(models.EventTypeHost.position)
+    )
+    for event_type_id, user_id in rows:
+        hosts[event_type_id].append(user_id)
+    return hosts
+
+
 async def load_event_type(uow: UnitOfWork, tenant_id: str, event_type_id: str) -> LoadedEventType:
     row = await uow.session.get(models.EventType, event_type_id)
     if row is None or row.tenant_id != tenant_id:
         raise NotFound("no such event type")
-    hosts = (
-        await uow.session.scalars(
-            select(models.EventTypeHost.user_id)
-            .where(models.EventTypeHost.event_type_id == row.id)
-            .order_by(models.EventTypeHost.position)
-        )
-    ).all()
-    return LoadedEventType(row, list(hosts))
+    return LoadedEventType(row, (await _hosts_of(uow, [row.id]))[row.id])
 
 
 async def _set_hosts(uow: UnitOfWork, tenant_id: str, event_type_id: str, host_ids: list[str]) -> None:
@@ -256,7 +262,8 @@ async def list_event_types(runtime: Runtime, tenant_id: str, *, limit: int, curs
             uow.session, select(models.EventType).where(models.EventType.tenant_id == tenant_id),
             models.EventType.id, lambda row: row, limit=limit, cursor=cursor,
         )
-        reads = [(await load_event_type(uow, tenant_id, row.id)).read() for row in page.data]
+        hosts = await _hosts_of(uow, [row.id for row in page.data])
+        reads = [LoadedEventType(row, hosts[row.id]).read() for row in page.data]
         return Page[EventTypeRead](data=reads, next_cursor=page.next_cursor)
 
 

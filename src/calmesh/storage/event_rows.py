@@ -48,7 +48,7 @@ def _zone_name(value: EventTime) -> str | None:
     zone = value.value.tzinfo
     if isinstance(zone, ZoneInfo):
         return zone.key
-    if zone is UTC or value.value.utcoffset() == UTC.utcoffset(None) and value.tzid is None:
+    if zone is UTC or (value.value.utcoffset() == UTC.utcoffset(None) and value.tzid is None):
         return "UTC"
     # A custom VTIMEZONE with no IANA name: its rules live only in `raw`.
     return value.tzid
