@@ -30,6 +30,9 @@ from calmesh.services.tenants import create_tenant
 from calmesh.storage.database import create_engine
 from calmesh.storage.migrate import upgrade
 
+#: Real CalDAV servers (Radicale, Xandikos) as fixtures for every test that needs one.
+pytest_plugins = ["tests.caldav_servers"]
+
 POSTGRES_URL = os.environ.get("CALMESH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

@@ -48,6 +48,17 @@ class Settings(BaseSettings):
     previous_master_keys: SecretStr | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_request_bytes: int = Field(default=DEFAULT_MAX_REQUEST_BYTES, ge=1024)
+    #: Let connections (CalDAV servers, ICS feeds) point at private, loopback and link-local
+    #: addresses. Off by default: a user-supplied URL must not reach the operator's own network.
+    allow_private_network: bool = False
+    #: The largest ICS feed calmesh downloads, in bytes.
+    feed_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    #: Seconds a provider request may take before calmesh gives up on it.
+    provider_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: Run scheduled syncs inside ``calmesh serve`` (turn off when separate workers run them).
+    embedded_worker: bool = True
+    #: How often the embedded scheduler looks for connections due to sync, in seconds.
+    scheduler_tick_seconds: float = Field(default=15.0, gt=0)
 
     @field_validator("log_level", mode="before")
     @classmethod

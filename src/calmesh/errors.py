@@ -7,7 +7,8 @@ The tree::
     ├── InvalidInput                a caller sent something we cannot accept
     │   ├── InvalidCalendarData     iCalendar data that cannot be read
     │   │   └── UnsupportedCalendarFormat   e.g. vCalendar 1.0
-    │   └── InvalidTimeZone         a time zone name we cannot resolve
+    │   ├── InvalidTimeZone         a time zone name we cannot resolve
+    │   └── UnsafeUrl               a URL pointing at a private, loopback or link-local address
     ├── NotFound                    no such resource for this tenant
     ├── AlreadyExists               a unique name or id is taken
     ├── SlotUnavailable             the hosts are busy then (carries the clashes)
@@ -18,7 +19,17 @@ The tree::
     │   ├── DecryptionFailed        tampered, swapped, or wrong key
     │   └── UnknownKeyEncryptionKey a key id no provider holds
     ├── StorageUnavailable          the database cannot be reached
-    └── ProviderError               a calendar or conferencing provider failed (later issues)
+    ├── SyncHalted                  a sync stopped itself to protect data (e.g. a calendar
+    │                               that suddenly lists nothing); a full resync overrides it
+    └── ProviderError               a calendar or conferencing provider failed
+        ├── ProviderUnreachable     no answer, a timeout, or a 5xx: retry later
+        ├── ProviderAuthFailed      the provider refused the credentials: the user must act
+        ├── ProviderRateLimited     slow down; carries ``retry_after`` seconds when known
+        ├── ProviderProtocolError   the answer is not what the protocol promises (garbage XML,
+        │                           not a CalDAV server…)
+        ├── ProviderRefused         a 4xx the provider means: read-only calendar, too large…
+        ├── SyncCursorExpired       the provider forgot our cursor: a full resync is needed
+        └── PreconditionFailed      the item changed on the provider since we read it (412)
 
 Each class's docstring is its default message, so ``raise NotFound()`` still says something a
 person can act on. Programming errors (a wrong argument type, a broken invariant) are *not* in
@@ -43,10 +54,19 @@ __all__ = [
     "InvalidTimeZone",
     "NotFound",
     "PermissionDenied",
+    "PreconditionFailed",
+    "ProviderAuthFailed",
     "ProviderError",
+    "ProviderProtocolError",
+    "ProviderRateLimited",
+    "ProviderRefused",
+    "ProviderUnreachable",
     "SlotUnavailable",
     "StorageUnavailable",
+    "SyncCursorExpired",
+    "SyncHalted",
     "UnknownKeyEncryptionKey",
+    "UnsafeUrl",
     "UnsupportedCalendarFormat",
     "VaultError",
 ]
@@ -86,6 +106,10 @@ class UnsupportedCalendarFormat(InvalidCalendarData):
 
 class InvalidTimeZone(InvalidInput):
     """The time zone is not a known IANA or Windows time zone name."""
+
+
+class UnsafeUrl(InvalidInput):
+    """The URL points at a private, loopback or link-local address, which calmesh does not fetch."""
 
 
 # --- resources and callers ---------------------------------------------------------------
@@ -142,5 +166,42 @@ class StorageUnavailable(CalmeshError):
     """The database cannot be reached."""
 
 
+class SyncHalted(CalmeshError):
+    """The sync stopped to protect the mirror; ask for a full resync if the change is real."""
+
+
 class ProviderError(CalmeshError):
     """A calendar or conferencing provider failed."""
+
+
+class ProviderUnreachable(ProviderError):
+    """The provider did not answer in time or failed on its side; calmesh will try again."""
+
+
+class ProviderAuthFailed(ProviderError):
+    """The provider refused the credentials; the user has to connect the account again."""
+
+
+class ProviderRateLimited(ProviderError):
+    """The provider asked calmesh to slow down."""
+
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        #: Seconds the provider asked us to wait, when it said.
+        self.retry_after = retry_after
+
+
+class ProviderProtocolError(ProviderError):
+    """The provider's answer does not follow its protocol."""
+
+
+class ProviderRefused(ProviderError):
+    """The provider refused the request."""
+
+
+class SyncCursorExpired(ProviderError):
+    """The provider no longer knows the sync cursor; a full resync is needed."""
+
+
+class PreconditionFailed(ProviderError):
+    """The item changed at the provider since calmesh last read it."""

@@ -7,7 +7,6 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
 
 from calmesh.services.runtime import build_runtime
 from calmesh.services.tenants import create_tenant

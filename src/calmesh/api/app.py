@@ -16,8 +16,19 @@ from fastapi.staticfiles import StaticFiles
 from calmesh import __version__
 from calmesh.api.middleware import RequestContextMiddleware
 from calmesh.api.problems import install_problem_handlers
-from calmesh.api.routers import api_keys, availability, bookings, event_types, health, tenant, users
+from calmesh.api.routers import (
+    api_keys,
+    availability,
+    bookings,
+    event_types,
+    events,
+    health,
+    integrations,
+    tenant,
+    users,
+)
 from calmesh.config import Settings, load_settings
+from calmesh.jobs.embedded import EmbeddedWorker
 from calmesh.services.runtime import build_runtime
 from calmesh.storage.migrate import upgrade
 
@@ -43,10 +54,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # `calmesh db upgrade` once, not on every replica's start.
             await upgrade(runtime.engine)
         app.state.runtime = runtime
-        log.info("calmesh started", extra={"database": runtime.engine.dialect.name})
+        worker = EmbeddedWorker(runtime) if settings.embedded_worker else None
+        if worker is not None:
+            worker.start()
+        log.info("calmesh started", extra={"database": runtime.engine.dialect.name, "embedded_worker": worker is not None})
         try:
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
             await runtime.close()
 
     app = FastAPI(
@@ -61,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)
 
-    for module in (health, tenant, api_keys, users, event_types, availability, bookings):
+    for module in (health, tenant, api_keys, users, integrations, events, event_types, availability, bookings):
         app.include_router(module.router)
 
     # The docs page's assets are served from the package, so it works on a machine that

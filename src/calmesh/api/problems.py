@@ -70,6 +70,7 @@ class PayloadTooLarge(StarletteHTTPException):
 _ERROR_MAP: dict[type[errors.CalmeshError], tuple[int, str, str]] = {
     errors.InvalidCalendarData: (422, "invalid-calendar-data", "Invalid calendar data"),
     errors.InvalidTimeZone: (422, "validation-error", "Invalid input"),
+    errors.UnsafeUrl: (422, "unsafe-url", "Unsafe URL"),
     errors.InvalidInput: (422, "validation-error", "Invalid input"),
     errors.NotFound: (404, "not-found", "Not found"),
     errors.AlreadyExists: (409, "conflict", "Conflict"),
@@ -78,6 +79,12 @@ _ERROR_MAP: dict[type[errors.CalmeshError], tuple[int, str, str]] = {
     errors.AuthenticationFailed: (401, "unauthenticated", "Authentication required"),
     errors.PermissionDenied: (403, "forbidden", "Forbidden"),
     errors.StorageUnavailable: (503, "unavailable", "Service unavailable"),
+    errors.SyncHalted: (409, "sync-halted", "Sync halted"),
+    errors.ProviderAuthFailed: (422, "provider-auth-failed", "Provider refused the credentials"),
+    errors.ProviderRateLimited: (429, "provider-rate-limited", "Provider rate limit"),
+    errors.ProviderUnreachable: (502, "provider-unavailable", "Provider unavailable"),
+    errors.ProviderProtocolError: (502, "provider-protocol-error", "Provider answered wrongly"),
+    errors.PreconditionFailed: (409, "conflict", "Conflict"),
     errors.ProviderError: (502, "provider-error", "Provider error"),
     errors.VaultError: (500, "credential-error", "Credentials unavailable"),
     errors.ConfigurationError: (500, "internal-error", "Internal server error"),
@@ -131,11 +138,13 @@ def _calmesh_error(request: Request, exc: Exception) -> JSONResponse:
         (entry for cls, entry in _ERROR_MAP.items() if isinstance(exc, cls)),
         (400, "bad-request", "Bad request"),
     )
-    detail = exc.message if status < 500 or status == 503 else None
+    detail = exc.message if status < 500 or status in (502, 503) else None
     field_problems = None
     if isinstance(exc, errors.InvalidInput) and exc.field:
         field_problems = [FieldProblem(field=exc.field, location="body", message=exc.message)]
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, errors.ProviderRateLimited) and exc.retry_after is not None:
+        headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
     conflicts = list(exc.clashes) if isinstance(exc, errors.SlotUnavailable) else None
     return problem_response(
         status, slug, title, detail, request=request, field_problems=field_problems, headers=headers, conflicts=conflicts

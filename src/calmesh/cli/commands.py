@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calmesh.cli import availability, db, ics, keys, server, tenants
+from calmesh.cli import availability, db, ics, keys, server, sync, tenants
 from calmesh.cli.app import app
 
 app.add_typer(db.app, name="db")
@@ -11,3 +11,4 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(ics.app, name="ics")
 server.register(app)
 availability.register(app)
+sync.register(app)

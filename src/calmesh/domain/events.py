@@ -26,6 +26,7 @@ __all__ = [
     "ParticipationStatus",
     "Recurrence",
     "RecurrenceId",
+    "Reminder",
     "Transparency",
     "Visibility",
 ]
@@ -162,6 +163,14 @@ class ConferenceData:
 
 
 @dataclass(frozen=True, slots=True)
+class Reminder:
+    """A VALARM relative to the start (RFC 5545 §3.6.6): ``popup`` (DISPLAY) or ``email`` (EMAIL)."""
+
+    minutes_before: int
+    method: str = "popup"
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     """One VEVENT: a single event, a series' master, or an override of one of its instances."""
 
@@ -181,6 +190,7 @@ class Event:
     organizer: Organizer | None = None
     attendees: tuple[Attendee, ...] = ()
     conference: ConferenceData | None = None
+    reminders: tuple[Reminder, ...] = ()
     sequence: int = 0
     created_at: datetime | None = None
     last_modified_at: datetime | None = None

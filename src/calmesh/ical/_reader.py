@@ -43,6 +43,7 @@ from calmesh.domain.events import (
     ParticipationStatus,
     Recurrence,
     RecurrenceId,
+    Reminder,
     Transparency,
     Visibility,
 )
@@ -252,6 +253,7 @@ class _EventReader:
             organizer=self._organizer(),
             attendees=self._attendees(),
             conference=read_conference(component),
+            reminders=self._reminders(),
             sequence=self._sequence(),
             created_at=self._utc_stamp("CREATED"),
             last_modified_at=self._utc_stamp("LAST-MODIFIED"),
@@ -261,6 +263,24 @@ class _EventReader:
                 if prop.name.startswith(_X_KEPT)
             },
         )
+
+    def _reminders(self) -> tuple[Reminder, ...]:
+        """VALARMs triggered a fixed time before the start; other alarms are left to ``raw``."""
+        reminders = []
+        for alarm in self.component.children:
+            trigger = alarm.first("TRIGGER") if alarm.name == "VALARM" else None
+            if trigger is None or trigger.params.get("VALUE", "DURATION").upper() != "DURATION":
+                continue
+            if trigger.params.get("RELATED", "START").upper() != "START":
+                continue
+            try:
+                offset = parse_duration(trigger.value)
+            except ValueError:
+                continue
+            action = (_token(alarm.first("ACTION")) or "DISPLAY").upper()
+            method = "email" if action == "EMAIL" else "popup"
+            reminders.append(Reminder(max(0, int(-offset.total_seconds() // 60)), method))
+        return tuple(reminders)
 
     def _made_up_uid(self) -> str:
         # DTSTAMP is left out: many feeds set it to the time of the download.

@@ -16,7 +16,7 @@ The output is valid, portable RFC 5545:
 * all-day events write VALUE=DATE on DTSTART, DTEND, RDATE, EXDATE and RECURRENCE-ID, and
   those values take DTSTART's kind of time (:func:`~calmesh.ical._times.align_to_start`);
 * the conference is written as RFC 7986 CONFERENCE properties (VIDEO for the join URL, PHONE for
-  dial-ins); ``x_properties`` are written back as they are.
+  dial-ins); ``x_properties`` are written back as they are; reminders become VALARMs.
 """
 
 from __future__ import annotations
@@ -181,6 +181,14 @@ def _event_lines(event: Event, zones: _ZoneCollector) -> list[str]:
             for dial_in in event.conference.dial_ins
         )
     lines.extend(f"{key.upper()}:{escape_text(text)}" for key, text in event.x_properties.items())
+    for reminder in event.reminders:
+        action = "EMAIL" if reminder.method == "email" else "DISPLAY"
+        lines += ["BEGIN:VALARM", f"ACTION:{action}", f"TRIGGER:-PT{reminder.minutes_before}M"]
+        # RFC 5545 §3.6.6: DISPLAY and EMAIL alarms need a DESCRIPTION (EMAIL a SUMMARY too).
+        lines.append(f"DESCRIPTION:{escape_text(event.summary or 'Reminder')}")
+        if action == "EMAIL":
+            lines.append(f"SUMMARY:{escape_text(event.summary or 'Reminder')}")
+        lines.append("END:VALARM")
     lines.append("END:VEVENT")
     return lines
 

@@ -8,21 +8,20 @@ Rows follow :mod:`calmesh.storage.event_rows`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-from collections.abc import Iterable
 
 from sqlalchemy import insert, select
 
 from calmesh.domain.events import Event
-from calmesh.errors import NotFound
 from calmesh.ids import new_id
 from calmesh.services import busy_index
 from calmesh.services.unit_of_work import UnitOfWork
 from calmesh.storage import models
 from calmesh.storage.event_rows import row_values
+from calmesh.sync.fingerprint import event_fingerprint
 
-__all__ = ["MirrorKey", "delete_event", "load_events", "upsert_event"]
+__all__ = ["MirrorKey", "delete_event", "delete_series", "load_events", "replace_series", "upsert_event"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +34,7 @@ class MirrorKey:
 
 
 async def _calendar(uow: UnitOfWork, tenant_id: str, calendar_id: str) -> models.Calendar:
-    calendar = await uow.session.get(models.Calendar, calendar_id)
-    if calendar is None or calendar.tenant_id != tenant_id:
-        raise NotFound("no such calendar")
-    return calendar
+    return await uow.owned(models.Calendar, calendar_id, tenant_id, "no such calendar")
 
 
 async def upsert_event(
@@ -70,6 +66,7 @@ async def upsert_event(
         row.version += 1
     for field, value in values.items():
         setattr(row, field, value)
+    row.content_hash = event_fingerprint(event)
     row.provider_event_id = provider_event_id or row.provider_event_id
     row.etag, row.raw = etag, raw
     await uow.session.flush()
@@ -91,11 +88,88 @@ async def delete_event(uow: UnitOfWork, tenant_id: str, key: MirrorKey) -> None:
     await busy_index.reindex_series(uow, calendar, key.ical_uid)
 
 
-async def load_events(uow: UnitOfWork, tenant_id: str, calendar_id: str, events: Iterable[Event]) -> int:
-    """Bulk-insert events into an empty calendar and index it once (an initial import). No commit."""
+async def replace_series(
+    uow: UnitOfWork,
+    tenant_id: str,
+    calendar_id: str,
+    events: Sequence[Event],
+    *,
+    origin: str = "provider",
+    provider_event_id: str | None = None,
+    etag: str | None = None,
+) -> list[models.Event]:
+    """Make the mirror hold exactly ``events`` for their UID (a series: master and overrides).
+
+    Rows are updated in place (ids stay stable for the API), missing overrides removed, and the
+    series re-indexed once. Does not commit.
+    """
     calendar = await _calendar(uow, tenant_id, calendar_id)
+    uid = events[0].uid
+    existing = {
+        row.recurrence_id: row
+        for row in (
+            await uow.session.scalars(
+                select(models.Event).where(models.Event.calendar_id == calendar_id, models.Event.ical_uid == uid)
+            )
+        ).all()
+    }
+    rows = []
+    for event in events:
+        values = row_values(event)
+        row = existing.pop(values["recurrence_id"], None)
+        if row is None:
+            row = models.Event(id=new_id("evt"), tenant_id=tenant_id, calendar_id=calendar_id, version=0)
+            uow.session.add(row)
+        row.version += 1
+        for field, value in values.items():
+            setattr(row, field, value)
+        row.content_hash = event_fingerprint(event)
+        row.origin = origin
+        # Left as they were unless given: an edit in calmesh does not move the provider's copy.
+        row.provider_event_id = provider_event_id or row.provider_event_id
+        row.etag = etag or row.etag
+        rows.append(row)
+    for stale in existing.values():
+        await uow.session.delete(stale)
+    await uow.session.flush()
+    await busy_index.reindex_series(uow, calendar, uid)
+    return rows
+
+
+async def delete_series(uow: UnitOfWork, tenant_id: str, calendar_id: str, uid: str) -> None:
+    """Remove a whole series (every row of ``uid``) and its busy blocks. Does not commit."""
+    await delete_event(uow, tenant_id, MirrorKey(calendar_id, uid, None))
+
+
+async def load_events(
+    uow: UnitOfWork,
+    tenant_id: str,
+    calendar_id: str,
+    events: Iterable[Event],
+    *,
+    provider_event_ids: dict[str, str] | None = None,
+    etags: dict[str, str | None] | None = None,
+    origins: dict[str, str] | None = None,
+) -> int:
+    """Bulk-insert events into an empty calendar and index it once (an initial import). No commit.
+
+    ``provider_event_ids``, ``etags`` and ``origins`` map a UID to its item at the provider and
+    to where it came from ("provider" unless said).
+    """
+    calendar = await _calendar(uow, tenant_id, calendar_id)
+    item_ids, item_etags, item_origins = provider_event_ids or {}, etags or {}, origins or {}
     records = [
-        {**row_values(event), "id": new_id("evt"), "tenant_id": tenant_id, "calendar_id": calendar_id, "version": 1}
+        {
+            **row_values(event),
+            "id": new_id("evt"),
+            "tenant_id": tenant_id,
+            "calendar_id": calendar_id,
+            "version": 1,
+            "content_hash": event_fingerprint(event),
+            "origin": item_origins.get(event.uid, "provider"),
+            "provider_event_id": item_ids.get(event.uid),
+            "etag": item_etags.get(event.uid),
+        }
         for event in events
     ]
     if records:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -11,7 +12,15 @@ from calmesh.auth.vault import Vault
 from calmesh.config import Settings
 from calmesh.storage.database import create_engine, create_session_factory
 
-__all__ = ["Runtime", "build_key_provider", "build_runtime"]
+__all__ = ["Runtime", "Signals", "build_key_provider", "build_runtime"]
+
+
+class Signals:
+    """In-process nudges between the API and the embedded worker (a distributed runner polls)."""
+
+    def __init__(self) -> None:
+        #: Set when someone asked for a sync now (resync, a push notification).
+        self.sync_requested = asyncio.Event()
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +29,7 @@ class Runtime:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     vault: Vault
+    signals: Signals = field(default_factory=Signals)
 
     @property
     def is_sqlite(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from calmesh.auth.api_keys import display_prefix, generate_api_key, hash_api_key
@@ -111,6 +111,25 @@ async def get_tenant(runtime: Runtime, tenant_id: str) -> TenantRead:
         if tenant is None:
             raise NotFound("no such tenant")
         return TenantRead.model_validate(tenant)
+
+
+async def resolve_tenant(runtime: Runtime, name_or_id: str | None) -> str:
+    """The tenant an operator command acts for: the one named, else the only one, else a new
+    "default" tenant on an empty installation."""
+    async with UnitOfWork(runtime) as uow:
+        if name_or_id:
+            tenant = await uow.session.scalar(
+                select(models.Tenant).where(or_(models.Tenant.id == name_or_id, models.Tenant.name == name_or_id))
+            )
+            if tenant is None:
+                raise NotFound(f"no tenant named {name_or_id!r}")
+            return tenant.id
+        ids = (await uow.session.scalars(select(models.Tenant.id).limit(2))).all()
+    if len(ids) == 1:
+        return ids[0]
+    if ids:
+        raise InvalidInput("there are several tenants: say which with --tenant", field="tenant")
+    return (await create_tenant(runtime, "default")).tenant.id
 
 
 async def authenticate(runtime: Runtime, presented_key: str) -> str:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calmesh.errors import StorageUnavailable
+from calmesh.errors import NotFound, StorageUnavailable
 from calmesh.services.runtime import Runtime
 
 __all__ = ["UnitOfWork"]
+
+
+class _TenantRow(Protocol):
+    tenant_id: Any
+
+
+RowT = TypeVar("RowT", bound=_TenantRow)
 
 
 class UnitOfWork:
@@ -46,6 +54,16 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         await self.session.commit()
+
+    async def owned(self, model: type[RowT], row_id: str, tenant_id: str, missing: str) -> RowT:
+        """The row ``row_id`` of ``model`` if it belongs to the tenant; else NotFound(``missing``).
+
+        Another tenant's row is reported exactly like a row that does not exist.
+        """
+        row = await self.session.get(model, row_id)
+        if row is None or row.tenant_id != tenant_id:
+            raise NotFound(missing)
+        return row
 
 
 def _is_connection_error(exc: OperationalError) -> bool:

@@ -22,6 +22,7 @@ from calmesh.domain.events import (
     ParticipationStatus,
     Recurrence,
     RecurrenceId,
+    Reminder,
     Transparency,
     Visibility,
 )
@@ -102,6 +103,7 @@ def row_values(event: Event) -> dict[str, Any]:
             if event.conference
             else None
         ),
+        "reminders": [{"minutes": r.minutes_before, "method": r.method} for r in event.reminders] or None,
         "sequence": event.sequence,
     }
 
@@ -149,5 +151,6 @@ def event_from_row(row: models.Event) -> Event:
             for a in row.attendees or ()
         ),
         conference=conference,
+        reminders=tuple(Reminder(r["minutes"], r.get("method", "popup")) for r in row.reminders or ()),
         sequence=row.sequence,
     )

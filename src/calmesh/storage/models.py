@@ -41,6 +41,8 @@ __all__ = [
     "EventTypeHost",
     "HostLock",
     "HostReservation",
+    "SyncConflict",
+    "SyncItem",
     "SyncState",
     "Tenant",
     "User",
@@ -54,6 +56,11 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+#: JSON that stores Python None as SQL NULL (plain JSON stores the JSON text 'null', which
+#: ``IS NULL`` never matches).
+NULLABLE_JSON = JSON(none_as_null=True)
 
 
 def utc_now() -> datetime:
@@ -119,6 +126,9 @@ class Connection(Timestamped, Base):
     #: ACTIVE, SYNCING, ERROR, TOKEN_EXPIRED or DISCONNECTED (PRODUCT.md C4).
     status: Mapped[str] = mapped_column(String(32), default="ACTIVE")
     account_email: Mapped[str | None] = mapped_column(String(320))
+    #: How to reach the account, without secrets: {"serverUrl", "username", "preset"} for
+    #: CalDAV, {"displayUrl"} for a feed. Passwords, tokens and secret URLs are in the vault.
+    account: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: The S1 settings (syncDirection, calendarsToSync, eventPrivacy…), as the API shows them.
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: Granted permissions, e.g. {"calendar": "write", "contacts": "read"}.
@@ -126,6 +136,17 @@ class Connection(Timestamped, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None]
     last_sync_at: Mapped[datetime | None]
+    #: When the scheduler should sync it next (None: as soon as it can).
+    next_sync_at: Mapped[datetime | None] = mapped_column(index=True)
+    #: The provider asked us to wait until then (PRODUCT.md S5).
+    rate_limited_until: Mapped[datetime | None]
+    #: Set by a ``resync`` with ``fullSync``: the next sync forgets every cursor first.
+    full_sync_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Who is syncing it and until when: one sync per connection at a time, across processes.
+    sync_lease_owner: Mapped[str | None] = mapped_column(String(64))
+    sync_lease_until: Mapped[datetime | None]
+    #: Failed syncs in a row, for the retry backoff.
+    failure_count: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
@@ -206,18 +227,23 @@ class Event(Timestamped, Base):
     floating: Mapped[bool] = mapped_column(Boolean, default=False)
     #: RRULE values, one per line; RDATE and EXDATE values as lists of RFC 5545 text.
     rrule: Mapped[str | None] = mapped_column(Text)
-    rdates: Mapped[list[str] | None] = mapped_column(JSON)
-    exdates: Mapped[list[str] | None] = mapped_column(JSON)
+    rdates: Mapped[list[str] | None] = mapped_column(NULLABLE_JSON)
+    exdates: Mapped[list[str] | None] = mapped_column(NULLABLE_JSON)
     summary: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
     location: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="confirmed")
     transparency: Mapped[str] = mapped_column(String(16), default="opaque")
     visibility: Mapped[str] = mapped_column(String(16), default="default")
-    organizer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    organizer: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
     #: [{"email", "name", "status", "role", "rsvp"}], status an RFC 5545 PARTSTAT in lower case.
     attendees: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    conference: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    conference: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
+    #: [{"minutes", "method"}]: VALARMs relative to the start.
+    reminders: Mapped[list[dict[str, Any]] | None] = mapped_column(NULLABLE_JSON)
+    #: "provider" for events read from the calendar, "calmesh" for events created through calmesh
+    #: (the API, bookings): only those are written out by an OUTBOUND connection.
+    origin: Mapped[str] = mapped_column(String(16), default="provider")
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     etag: Mapped[str | None] = mapped_column(String(256))
     #: A hash of the event's content without volatile properties: what the sync engine compares.
@@ -243,7 +269,52 @@ class SyncState(Base):
     last_full_sync_at: Mapped[datetime | None]
     item_count: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: Items the last sync could not read: [{"itemId", "message"}].
+    problems: Mapped[list[dict[str, Any]] | None] = mapped_column(NULLABLE_JSON)
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class SyncItem(Base):
+    """The sync engine's memory of one item: what both sides held when they last agreed.
+
+    ``remote_hash`` is the fingerprint of what the provider holds (as calmesh wrote or read it),
+    ``local_hash`` that of the mirror rows; a side whose current fingerprint differs has changed
+    since. A mirror series with no row here is new locally; a row here with no mirror series
+    was deleted locally (vdirsyncer's status, with the mirror as one side).
+    """
+
+    __tablename__ = "sync_items"
+    __table_args__ = (UniqueConstraint("calendar_id", "ical_uid"),)
+
+    calendar_id: Mapped[str] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"), primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    ical_uid: Mapped[str] = mapped_column(String(1024))
+    etag: Mapped[str | None] = mapped_column(String(256))
+    remote_hash: Mapped[str] = mapped_column(String(64))
+    local_hash: Mapped[str] = mapped_column(String(64))
+    origin: Mapped[str] = mapped_column(String(16), default="provider")
+
+
+class SyncConflict(Base):
+    """A change on both sides of one item, and how the connection's policy settled it."""
+
+    __tablename__ = "sync_conflicts"
+    __table_args__ = (Index("ix_sync_conflicts_connection_detected", "connection_id", "detected_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    calendar_id: Mapped[str] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
+    item_id: Mapped[str | None] = mapped_column(String(1024))
+    ical_uid: Mapped[str] = mapped_column(String(1024))
+    #: The policy that decided: remote_wins, local_wins or newest_wins.
+    policy: Mapped[str] = mapped_column(String(16))
+    #: "remote" or "local".
+    winner: Mapped[str] = mapped_column(String(8))
+    local_summary: Mapped[str | None] = mapped_column(Text)
+    remote_summary: Mapped[str | None] = mapped_column(Text)
+    detected_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
 class BusyBlock(Base):
@@ -331,7 +402,7 @@ class Booking(Timestamped, Base):
     cancellation_reason: Mapped[str | None] = mapped_column(Text)
     #: The users hosting it (chosen by the event type's host policy when it was booked).
     host_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
-    conference: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    conference: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 

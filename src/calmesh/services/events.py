@@ -1,0 +1,1114 @@
+"""Events: the unified mirror as an API (``/v1/events``), written through to the provider.
+
+Reading never calls a provider: it answers from the mirror (:mod:`calmesh.services.mirror`).
+Each mirror row is one VEVENT — a single event, a series' master or an override of one instance
+— and is listed as such, unless ``expand`` asks for the occurrences of a window instead.
+
+Shapes follow Google Calendar's where they overlap: ``start``/``end`` are
+``{"dateTime", "timeZone"}`` for timed events and ``{"date"}`` for all-day ones (``end`` then
+exclusive, as in iCalendar); ``recurrence`` is a list of ``RRULE:``/``RDATE``/``EXDATE`` lines;
+an expanded instance has the id ``<masterId>_<original start>`` (``YYYYMMDDTHHMMSSZ`` in UTC,
+``YYYYMMDD`` for all-day series, the wall time without ``Z`` for floating ones), with
+``recurringEventId`` and ``originalStartTime``; attendees' ``responseStatus`` uses Google's
+words (``needsAction``, ``accepted``…). Instance ids work wherever row ids do: GET shows the
+instance, PATCH makes (or edits) its override, DELETE cancels it.
+
+Writing changes the mirror first — through :func:`mirror.replace_series` and
+:func:`mirror.delete_series`, which keep the busy index current — commits, and only then writes
+the series to the provider (:func:`calmesh.services.sync.push_series`). So a provider that is
+down never loses a change: the event stays in the mirror, pending, and the next sync pushes it.
+What the write responses say about that:
+
+* ``syncState: "SYNCED"`` — the provider holds this version now;
+* ``syncState: "PENDING"`` with ``syncError`` — the provider could not be written (unreachable,
+  refused, changed meanwhile); the response is still a success (201/200) because the change is
+  kept, and the next sync of the integration retries it;
+* ``syncState: "SYNCED"`` with ``syncError`` — the event had changed at the provider too; the
+  integration's ``conflictPolicy`` settled it (so the change sent may have lost), the response
+  shows what both sides now hold, and the conflict is listed under the integration;
+* ``syncState`` and ``syncError`` are null on reads (GET and lists): they describe a write.
+
+Writes are refused (409) where calmesh may not write: a read-only calendar, a provider that
+cannot write (ICS feeds), an integration whose ``syncDirection`` is INBOUND, a calendar left out
+of ``calendarsToSync`` (no sync would ever retry a failed push), and, under OUTBOUND, the
+provider's own events (OUTBOUND leaves them alone).
+
+Deleting an override cancels its instance as an EXDATE on the master (and removes the
+override): every CalDAV server and client understands EXDATE, while a ``STATUS:CANCELLED``
+override is shown struck through by some clients and dropped by others.
+
+Every query is filtered by tenant: another tenant's event id is a 404 exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import EmailStr, Field, model_validator
+from sqlalchemy import ColumnElement, Text, and_, cast, or_, select
+from typing_extensions import TypedDict
+
+from calmesh.domain.events import (
+    Attendee,
+    Event,
+    EventStatus,
+    EventTime,
+    Organizer,
+    ParticipationStatus,
+    Recurrence,
+    RecurrenceId,
+    Reminder,
+    Transparency,
+    Visibility,
+)
+from calmesh.domain.intervals import Interval
+from calmesh.domain.recurrence import Occurrence, expand_events
+from calmesh.errors import (
+    CalmeshError,
+    InvalidCalendarData,
+    InvalidInput,
+    InvalidState,
+    InvalidTimeZone,
+    NotFound,
+)
+from calmesh.ical import parse_calendar
+from calmesh.ids import new_id
+from calmesh.schemas import ApiModel, Page
+from calmesh.services import mirror, sync
+from calmesh.services.availability import parse_when, parse_window
+from calmesh.services.pagination import paginate
+from calmesh.services.runtime import Runtime
+from calmesh.services.unit_of_work import UnitOfWork
+from calmesh.storage import models
+from calmesh.storage.event_rows import event_from_row
+from calmesh.sync.settings import SyncDirection, SyncSettings, calendar_selected
+
+__all__ = [
+    "AttendeeIn",
+    "AttendeeOut",
+    "EventCreate",
+    "EventRead",
+    "EventTimeIn",
+    "EventTimeOut",
+    "EventUpdate",
+    "ReminderIn",
+    "create_event",
+    "delete_event",
+    "get_event",
+    "list_events",
+    "update_event",
+]
+
+log = logging.getLogger(__name__)
+
+UTC = timezone.utc
+ResponseStatus = Literal["needsAction", "accepted", "declined", "tentative", "delegated"]
+SyncState = Literal["SYNCED", "PENDING"]
+
+_FROM_PARTSTAT: dict[ParticipationStatus, ResponseStatus] = {
+    ParticipationStatus.NEEDS_ACTION: "needsAction",
+    ParticipationStatus.ACCEPTED: "accepted",
+    ParticipationStatus.DECLINED: "declined",
+    ParticipationStatus.TENTATIVE: "tentative",
+    ParticipationStatus.DELEGATED: "delegated",
+}
+_TO_PARTSTAT = {word: status for status, word in _FROM_PARTSTAT.items()}
+_SETTLED = (
+    "the event had changed at the provider meanwhile; the integration's conflictPolicy settled it"
+    " (this response shows the result; see the integration's conflicts)"
+)
+#: Lines a ``recurrence`` list may hold (RFC 5545 §3.8.5; EXRULE is deprecated and not taken).
+_RECURRENCE_LINE = re.compile(r"^(RRULE|RDATE|EXDATE)[;:]", re.IGNORECASE)
+
+
+# --- shapes ---------------------------------------------------------------------------------
+
+
+class EventTimeIn(ApiModel):
+    """A start or end: ``dateTime`` (with an offset, or wall time read in ``timeZone``) or ``date``."""
+
+    date_time: datetime | None = Field(default=None, description="e.g. 2026-03-30T09:00:00+02:00, or 2026-03-30T09:00:00 with timeZone.")
+    date: dt.date | None = Field(default=None, description="An all-day event's day; an end date is exclusive.")
+    time_zone: str | None = Field(default=None, description="IANA name; the event recurs in its wall-clock time.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> EventTimeIn:
+        if (self.date_time is None) == (self.date is None):
+            raise ValueError("give either dateTime or date")
+        return self
+
+
+class EventTimeOut(TypedDict, total=False):
+    """``{"dateTime", "timeZone"}`` for a timed event, ``{"date"}`` for an all-day one (like
+    Google); a floating time has ``dateTime`` without offset and no ``timeZone``."""
+
+    dateTime: datetime
+    date: dt.date
+    timeZone: str
+
+
+class AttendeeIn(ApiModel):
+    email: EmailStr
+    name: Annotated[str, Field(max_length=200)] | None = None
+    response_status: ResponseStatus = "needsAction"
+
+
+class AttendeeOut(ApiModel):
+    # Not EmailStr: providers hand us addresses such as Google's "invalid:nomail".
+    email: str
+    name: str | None
+    response_status: ResponseStatus
+
+
+class OrganizerOut(ApiModel):
+    email: str
+    name: str | None
+
+
+class ConferenceOut(ApiModel):
+    service: str | None
+    join_url: str | None
+    meeting_id: str | None
+    passcode: str | None
+    dial_ins: list[str]
+
+
+class ReminderIn(ApiModel):
+    method: Literal["popup", "email"] = "popup"
+    minutes: int = Field(ge=0, le=40320)
+
+
+class ReminderOut(ApiModel):
+    method: str
+    minutes: int
+
+
+_Title = Annotated[str, Field(max_length=1000)]
+_Text = Annotated[str, Field(max_length=100_000)]
+_Recurrence = Annotated[list[Annotated[str, Field(max_length=2000)]], Field(max_length=100)]
+
+
+class EventCreate(ApiModel):
+    """A new event. ``calendarId``, or ``integrationId`` to use its ``createEventsIn`` calendar."""
+
+    calendar_id: str | None = None
+    integration_id: str | None = None
+    title: _Title
+    description: _Text | None = None
+    location: _Title | None = None
+    start: EventTimeIn
+    end: EventTimeIn
+    time_zone: str | None = Field(default=None, description="The zone of start and end when they name none.")
+    recurrence: _Recurrence | None = Field(default=None, description='e.g. ["RRULE:FREQ=WEEKLY;BYDAY=MO"]')
+    attendees: Annotated[list[AttendeeIn], Field(max_length=500)] = Field(default_factory=list)
+    visibility: Visibility = Visibility.DEFAULT
+    transparency: Transparency = Transparency.OPAQUE
+    reminders: Annotated[list[ReminderIn], Field(max_length=20)] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _where(self) -> EventCreate:
+        if not self.calendar_id and not self.integration_id:
+            raise ValueError("give calendarId, or integrationId to create the event in its createEventsIn calendar")
+        return self
+
+
+class EventUpdate(ApiModel):
+    """Fields not sent stay as they are; null clears. A new ``start`` alone keeps the duration.
+    On a series' master the change applies to the series; on an override, to that instance."""
+
+    title: _Title | None = None
+    description: _Text | None = None
+    location: _Title | None = None
+    start: EventTimeIn | None = None
+    end: EventTimeIn | None = None
+    time_zone: str | None = Field(default=None, description="The zone of start and end when they name none.")
+    recurrence: _Recurrence | None = None
+    attendees: Annotated[list[AttendeeIn], Field(max_length=500)] | None = None
+    visibility: Visibility | None = None
+    transparency: Transparency | None = None
+    reminders: Annotated[list[ReminderIn], Field(max_length=20)] | None = None
+
+
+class EventRead(ApiModel):
+    id: str
+    calendar_id: str
+    integration_id: str
+    ical_uid: str
+    title: str | None
+    description: str | None
+    location: str | None
+    start: EventTimeOut
+    end: EventTimeOut
+    all_day: bool
+    status: str
+    transparency: str
+    visibility: str
+    recurrence: list[str] | None
+    #: For an override or an expanded instance: the id of the series' master.
+    recurring_event_id: str | None
+    original_start_time: EventTimeOut | None
+    organizer: OrganizerOut | None
+    attendees: list[AttendeeOut]
+    conference: ConferenceOut | None
+    reminders: list[ReminderOut]
+    origin: str
+    created_at: datetime
+    updated_at: datetime
+    sync_state: SyncState | None = Field(default=None, description="Write responses only: SYNCED, or PENDING (retried by the next sync).")
+    sync_error: str | None = Field(default=None, description="Why the provider has not got this version yet.")
+
+
+# --- reading: rows to shapes ----------------------------------------------------------------
+
+
+def _zone_key(value: datetime, fallback: str | None) -> str:
+    zone = value.tzinfo
+    if isinstance(zone, ZoneInfo):
+        return zone.key
+    return fallback or "UTC"
+
+
+def _time_out(value: datetime | dt.date, zone_name: str | None = None) -> EventTimeOut:
+    if not isinstance(value, datetime):
+        return {"date": value}
+    if value.tzinfo is None:
+        return {"dateTime": value}
+    return {"dateTime": value, "timeZone": _zone_key(value, zone_name)}
+
+
+def _ical_time(value: datetime | dt.date) -> tuple[str, str]:
+    """(parameters, value) of an RFC 5545 DATE or DATE-TIME property."""
+    if not isinstance(value, datetime):
+        return ";VALUE=DATE", value.strftime("%Y%m%d")
+    if value.tzinfo is None:
+        return "", value.strftime("%Y%m%dT%H%M%S")
+    key = _zone_key(value, None)
+    if key in ("UTC", "Etc/UTC"):
+        return "", value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f";TZID={key}", value.strftime("%Y%m%dT%H%M%S")
+
+
+def _recurrence_lines(recurrence: Recurrence | None) -> list[str] | None:
+    if recurrence is None:
+        return None
+    lines = [f"RRULE:{rule}" for rule in recurrence.rrules]
+    for name, values in (("RDATE", recurrence.rdates), ("EXDATE", recurrence.exdates)):
+        for moment in values:
+            params, text = _ical_time(moment.value)
+            lines.append(f"{name}{params}:{text}")
+    return lines or None
+
+
+def _read(row: models.Event, event: Event, integration_id: str, master_id: str | None) -> EventRead:
+    conference = event.conference
+    return EventRead(
+        id=row.id,
+        calendar_id=row.calendar_id,
+        integration_id=integration_id,
+        ical_uid=row.ical_uid,
+        title=event.summary,
+        description=event.description,
+        location=event.location,
+        start=_time_out(event.start.value, row.time_zone),
+        end=_time_out(event.end.value, row.end_time_zone or row.time_zone),
+        all_day=event.all_day,
+        status=event.status.value,
+        transparency=event.transparency.value,
+        visibility=event.visibility.value,
+        recurrence=_recurrence_lines(event.recurrence),
+        recurring_event_id=master_id,
+        original_start_time=_time_out(event.recurrence_id.value.value, row.time_zone) if event.recurrence_id else None,
+        organizer=OrganizerOut(email=event.organizer.email, name=event.organizer.name) if event.organizer else None,
+        attendees=[AttendeeOut(email=a.email, name=a.name, response_status=_FROM_PARTSTAT[a.status]) for a in event.attendees],
+        conference=(
+            ConferenceOut(
+                service=conference.service, join_url=conference.join_url, meeting_id=conference.meeting_id,
+                passcode=conference.passcode, dial_ins=list(conference.dial_ins),
+            )
+            if conference
+            else None
+        ),
+        reminders=[ReminderOut(method=r.method, minutes=r.minutes_before) for r in event.reminders],
+        origin=row.origin,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+async def _integration_ids(uow: UnitOfWork, calendar_ids: Iterable[str]) -> dict[str, str]:
+    wanted = set(calendar_ids)
+    if not wanted:
+        return {}
+    rows = await uow.session.execute(
+        select(models.Calendar.id, models.Calendar.connection_id).where(models.Calendar.id.in_(wanted))
+    )
+    return {calendar_id: connection_id for calendar_id, connection_id in rows}
+
+
+async def _master_ids(uow: UnitOfWork, rows: Sequence[models.Event]) -> dict[tuple[str, str], str]:
+    """(calendar id, UID) → master row id, for the overrides among ``rows``."""
+    overrides = [row for row in rows if row.recurrence_id is not None]
+    if not overrides:
+        return {}
+    found = await uow.session.execute(
+        select(models.Event.calendar_id, models.Event.ical_uid, models.Event.id).where(
+            models.Event.calendar_id.in_({row.calendar_id for row in overrides}),
+            models.Event.ical_uid.in_({row.ical_uid for row in overrides}),
+            models.Event.recurrence_id.is_(None),
+        )
+    )
+    return {(calendar_id, uid): master_id for calendar_id, uid, master_id in found}
+
+
+async def _reads(uow: UnitOfWork, rows: Sequence[models.Event]) -> list[EventRead]:
+    integrations = await _integration_ids(uow, (row.calendar_id for row in rows))
+    masters = await _master_ids(uow, rows)
+    return [
+        _read(
+            row, event_from_row(row), integrations[row.calendar_id],
+            masters.get((row.calendar_id, row.ical_uid)) if row.recurrence_id is not None else None,
+        )
+        for row in rows
+    ]
+
+
+async def _owned_event(uow: UnitOfWork, tenant_id: str, event_id: str) -> models.Event:
+    return await uow.owned(models.Event, event_id, tenant_id, "no such event")
+
+
+async def get_event(runtime: Runtime, tenant_id: str, event_id: str) -> EventRead:
+    """A mirror row by its id, or one instance of a series by its instance id."""
+    async with UnitOfWork(runtime) as uow:
+        row, instance = await _target(uow, tenant_id, event_id)
+        if instance is None:
+            return (await _reads(uow, [row]))[0]
+        integrations = await _integration_ids(uow, [row.calendar_id])
+        return _occurrence_read(instance.occurrence, instance.describing_row, row, integrations[row.calendar_id])
+
+
+# --- reading: lists -------------------------------------------------------------------------
+
+
+def _zone(name: str, field: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidTimeZone(f"unknown time zone {name!r}: use an IANA name such as 'Europe/Berlin'", field=field) from None
+
+
+def _instant(text: str | datetime | dt.date, zone: tzinfo, field: str, *, end: bool = False) -> datetime:
+    """An API time bound as a UTC instant: dates are midnight in ``zone`` (an ``end`` date is
+    inclusive, so it means the next midnight), naive date-times wall time in ``zone``."""
+    value = parse_when(text, field) if isinstance(text, str) else text
+    if not isinstance(value, datetime):
+        day = value + timedelta(days=1) if end else value
+        value = datetime.combine(day, dt.time())
+    return (value if value.tzinfo else value.replace(tzinfo=zone)).astimezone(UTC)
+
+
+def _wall(instant: datetime, zone: tzinfo) -> datetime:
+    """``instant``'s wall time in ``zone``, stored the mirror's way for all-day and floating rows."""
+    return instant.astimezone(zone).replace(tzinfo=UTC)
+
+
+def _recurs() -> ColumnElement[bool]:
+    # RDATE lists are JSON: SQLAlchemy stores a Python None there as JSON 'null', not SQL NULL.
+    has_rdates = and_(models.Event.rdates.is_not(None), cast(models.Event.rdates, Text) != "null")
+    return and_(models.Event.recurrence_id.is_(None), or_(models.Event.rrule.is_not(None), has_rdates))
+
+
+def _in_window(low: datetime | None, high: datetime | None, zone: tzinfo) -> ColumnElement[bool]:
+    """Rows that may overlap ``[low, high)``: timed rows by their instants, all-day and floating
+    rows by their wall times in ``zone``, recurring masters when they start before ``high``."""
+    event = models.Event
+    timed: list[ColumnElement[bool]] = [event.all_day.is_(False), event.floating.is_(False)]
+    walls: list[ColumnElement[bool]] = [or_(event.all_day.is_(True), event.floating.is_(True))]
+    recurring: list[ColumnElement[bool]] = [_recurs()]
+    if high is not None:
+        timed.append(event.start_at < high)
+        walls.append(event.start_at < _wall(high, zone))
+        recurring.append(event.start_at < max(high, _wall(high, zone)))
+    if low is not None:
+        timed.append(event.end_at > low)
+        walls.append(event.end_at > _wall(low, zone))
+    return or_(and_(*timed), and_(*walls), and_(*recurring))
+
+
+async def _check_calendar(uow: UnitOfWork, tenant_id: str, calendar_id: str) -> None:
+    await uow.owned(models.Calendar, calendar_id, tenant_id, "no such calendar")
+
+
+async def list_events(
+    runtime: Runtime,
+    tenant_id: str,
+    *,
+    calendar_id: str | None = None,
+    start: str | datetime | dt.date | None = None,
+    end: str | datetime | dt.date | None = None,
+    updated_since: str | datetime | dt.date | None = None,
+    expand: bool = False,
+    time_zone: str | None = None,
+    limit: int,
+    cursor: str | None,
+) -> Page[EventRead]:
+    """Mirror rows (ordered by id), or with ``expand`` the occurrences of a window (by start).
+
+    ``start``/``end`` are ISO instants or dates (dates and naive times in ``time_zone``, UTC by
+    default; an ``end`` date is inclusive). ``updatedSince`` keeps rows changed since then — with
+    ``expand``, the series that have such a row. Deleted events are not reported.
+    """
+    zone = _zone(time_zone or "UTC", "timeZone")
+    filters: list[ColumnElement[bool]] = [models.Event.tenant_id == tenant_id]
+    if updated_since is not None:
+        filters.append(models.Event.updated_at >= _instant(updated_since, zone, "updatedSince"))
+    if expand:
+        if start is None or end is None:
+            raise InvalidInput("expand=true needs start and end", field="start" if start is None else "end")
+        window = parse_window(start, end, zone)
+        return await _list_occurrences(runtime, tenant_id, calendar_id, filters, window, zone, limit, cursor)
+    low = _instant(start, zone, "start") if start is not None else None
+    high = _instant(end, zone, "end", end=True) if end is not None else None
+    if low is not None and high is not None and high <= low:
+        raise InvalidInput("start must be before end", field="end")
+    if low is not None or high is not None:
+        filters.append(_in_window(low, high, zone))
+    async with UnitOfWork(runtime) as uow:
+        if calendar_id is not None:
+            await _check_calendar(uow, tenant_id, calendar_id)
+            filters.append(models.Event.calendar_id == calendar_id)
+        page = await paginate(
+            uow.session, select(models.Event).where(*filters), models.Event.id, lambda row: row, limit=limit, cursor=cursor
+        )
+        return Page[EventRead](data=await _reads(uow, page.data), next_cursor=page.next_cursor)
+
+
+def _encode_offset(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
+
+
+def _decode_offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        text = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        text = ""
+    match = re.fullmatch(r"offset:(\d{1,9})", text)
+    if match is None:
+        raise InvalidInput("the cursor is not one this API gave out", field="cursor")
+    return int(match[1])
+
+
+async def _list_occurrences(
+    runtime: Runtime, tenant_id: str, calendar_id: str | None, filters: list[ColumnElement[bool]],
+    window: Interval, zone: ZoneInfo, limit: int, cursor: str | None,
+) -> Page[EventRead]:
+    """Every occurrence in the window, sorted by start, one page of it (an encoded offset:
+    expanding is bounded by the window, so each page recomputes it)."""
+    offset = _decode_offset(cursor)
+    async with UnitOfWork(runtime) as uow:
+        if calendar_id is not None:
+            await _check_calendar(uow, tenant_id, calendar_id)
+            filters = [*filters, models.Event.calendar_id == calendar_id]
+        # The series with a row in the window, then all their rows: an override moved out of
+        # the window still replaces its instance, and a THISANDFUTURE one changes later ones.
+        series = (
+            select(models.Event.calendar_id, models.Event.ical_uid)
+            .where(*filters, _in_window(window.start, window.end, zone))
+            .distinct()
+            .subquery()
+        )
+        rows = (
+            await uow.session.scalars(
+                select(models.Event)
+                .join(series, and_(models.Event.calendar_id == series.c.calendar_id, models.Event.ical_uid == series.c.ical_uid))
+                .where(models.Event.tenant_id == tenant_id)
+            )
+        ).all()
+        integrations = await _integration_ids(uow, (row.calendar_id for row in rows))
+        # Inside the unit of work: leaving it expires the rows.
+        found = _occurrence_reads(rows, integrations, window, zone)
+    found.sort(key=lambda pair: (pair[0], pair[1].id))
+    page = [read for _, read in found[offset : offset + limit]]
+    more = len(found) > offset + limit
+    return Page[EventRead](data=page, next_cursor=_encode_offset(offset + limit) if more else None)
+
+
+def _occurrence_reads(
+    rows: Sequence[models.Event], integrations: dict[str, str], window: Interval, zone: ZoneInfo
+) -> list[tuple[datetime, EventRead]]:
+    by_calendar: dict[str, list[models.Event]] = defaultdict(list)
+    for row in rows:
+        by_calendar[row.calendar_id].append(row)
+    found = []
+    for calendar_id, calendar_rows in by_calendar.items():
+        # Expanded per calendar: the same UID in two calendars is two series.
+        events = [(event_from_row(row), row) for row in calendar_rows]
+        row_of = {id(event): row for event, row in events}
+        masters = {row.ical_uid: row for row in calendar_rows if row.recurrence_id is None}
+
+        occurrences = expand_events(
+            [event for event, _ in events], window.start, window.end, local_zone=zone, on_invalid=_skip_series
+        )
+        for occurrence in occurrences:
+            if occurrence.event.status is EventStatus.CANCELLED:
+                continue
+            row = row_of[id(occurrence.event)]
+            read = _occurrence_read(occurrence, row, masters.get(row.ical_uid), integrations[calendar_id])
+            found.append((occurrence.start_at, read))
+    return found
+
+
+def _skip_series(uid: str, error: InvalidCalendarData) -> None:
+    # One unreadable series must not hide the others; the sync reported it when it arrived.
+    log.warning("a series cannot be expanded", extra={"uid": uid, "error": error.message})
+
+
+def _instance_stamp(original: datetime | dt.date) -> str:
+    if not isinstance(original, datetime):
+        return original.strftime("%Y%m%d")
+    if original.tzinfo is None:
+        return original.strftime("%Y%m%dT%H%M%S")
+    return original.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _occurrence_read(occurrence: Occurrence, row: models.Event, master: models.Event | None, integration_id: str) -> EventRead:
+    """One occurrence: described by its row (master or override), at its own time."""
+    event = occurrence.event
+    master_id = master.id if master is not None else None
+    read = _read(row, event, integration_id, master_id if row.recurrence_id is not None else None)
+    if occurrence.recurrence_id is None or master is None:
+        return read  # a single event, or an override whose master we do not have
+    original_zone = master.time_zone
+    return read.model_copy(
+        update={
+            "id": f"{master.id}_{_instance_stamp(occurrence.recurrence_id)}",
+            "start": _time_out(occurrence.start, row.time_zone),
+            "end": _time_out(occurrence.end, row.end_time_zone or row.time_zone),
+            "recurrence": None,
+            "recurring_event_id": master.id,
+            "original_start_time": _time_out(occurrence.recurrence_id, original_zone),
+        }
+    )
+
+
+# --- instances of a series, by their ids -------------------------------------------------------
+
+_INSTANCE_ID = re.compile(r"^(?P<master>[a-z]{2,8}_[0-9a-z]{26})_(?P<stamp>\d{8}(?:T\d{6}Z?)?)$")
+#: How far from its original start an instance's occurrence is looked for: far enough for the
+#: moves of THISANDFUTURE overrides met in practice.
+_INSTANCE_REACH = timedelta(days=15)
+
+
+@dataclass
+class _Instance:
+    """One instance of a series, named by ``<masterId>_<original start>``."""
+
+    rows: list[models.Event]
+    events: list[Event]
+    occurrence: Occurrence
+    #: The index (in ``rows``/``events``) of the override of exactly this instance, if any.
+    override: int | None
+
+    @property
+    def describing_row(self) -> models.Event:
+        return self.rows[next(i for i, event in enumerate(self.events) if event is self.occurrence.event)]
+
+
+def _original_start(stamp: str) -> datetime | dt.date:
+    if "T" not in stamp:
+        return datetime.strptime(stamp, "%Y%m%d").date()
+    if stamp.endswith("Z"):
+        return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return datetime.strptime(stamp, "%Y%m%dT%H%M%S")
+
+
+def _same_instance(value: datetime | dt.date, original: datetime | dt.date) -> bool:
+    """RECURRENCE-ID values name instants: aware ones are equal across zones."""
+    if isinstance(value, datetime) != isinstance(original, datetime):
+        return False
+    if isinstance(value, datetime) and isinstance(original, datetime) and (value.tzinfo is None) != (original.tzinfo is None):
+        return False
+    return value == original
+
+
+async def _instance(uow: UnitOfWork, tenant_id: str, event_id: str) -> tuple[models.Event, _Instance]:
+    """The master and the instance an instance id names; NotFound for instances that do not
+    exist (an EXDATE, a cancelled override, past the series' end)."""
+    match = _INSTANCE_ID.match(event_id)
+    if match is None:
+        raise NotFound("no such event")
+    master = await _owned_event(uow, tenant_id, match["master"])
+    try:
+        original = _original_start(match["stamp"])
+    except ValueError:
+        raise NotFound("no such event") from None
+    if master.recurrence_id is not None:
+        raise NotFound("no such event")
+    rows = await _series(uow, master)
+    events = [event_from_row(row) for row in rows]
+    override = next(
+        (i for i, e in enumerate(events) if e.recurrence_id and _same_instance(e.recurrence_id.value.value, original)), None
+    )
+    anchor = events[override].start.to_utc() if override is not None else EventTime(original).to_utc()
+    occurrences = expand_events(events, anchor - _INSTANCE_REACH, anchor + _INSTANCE_REACH, on_invalid=_skip_series)
+    occurrence = next(
+        (
+            o for o in occurrences
+            if o.recurrence_id is not None and _same_instance(o.recurrence_id, original) and o.event.status is not EventStatus.CANCELLED
+        ),
+        None,
+    )
+    if occurrence is None or occurrence.recurrence_id is None:
+        raise NotFound("no such event")
+    return master, _Instance(rows, events, occurrence, override)
+
+
+async def _target(uow: UnitOfWork, tenant_id: str, event_id: str) -> tuple[models.Event, _Instance | None]:
+    """A row by its id; else, for an instance id, the series' master and the instance."""
+    row = await uow.session.get(models.Event, event_id)
+    if row is not None:
+        if row.tenant_id != tenant_id:
+            raise NotFound("no such event")
+        return row, None
+    return await _instance(uow, tenant_id, event_id)
+
+
+def _as_time(value: datetime | dt.date) -> EventTime:
+    zone = value.tzinfo if isinstance(value, datetime) else None
+    return EventTime(value, zone.key if isinstance(zone, ZoneInfo) else None)
+
+
+def _edited_instance(instance: _Instance, data: EventUpdate) -> list[Event]:
+    """The series with one instance changed: its override edited, or a new override made."""
+    events = list(instance.events)
+    if instance.override is not None:
+        events[instance.override] = _edited(events[instance.override], data)
+        return events
+    occurrence = instance.occurrence
+    assert occurrence.recurrence_id is not None
+    # The instance as it is now (the master's, or a THISANDFUTURE override's, description).
+    base = replace(
+        occurrence.event,
+        recurrence=None,
+        recurrence_id=RecurrenceId(_as_time(occurrence.recurrence_id)),
+        start=_as_time(occurrence.start),
+        end=_as_time(occurrence.end),
+    )
+    edited = _edited(base, data)
+    return events if edited == base else [*events, edited]
+
+
+# --- writing: input to domain ---------------------------------------------------------------
+
+
+def _event_time(value: EventTimeIn, default_zone: str | None, field: str) -> EventTime:
+    if value.date is not None:
+        return EventTime(value.date)
+    assert value.date_time is not None
+    moment = value.date_time
+    zone_name = value.time_zone or default_zone
+    if zone_name is not None:
+        zone = _zone(zone_name, f"{field}.timeZone" if value.time_zone else "timeZone")
+        local = moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
+        return EventTime(local, zone.key)
+    if moment.tzinfo is None:
+        raise InvalidInput("give the time with its UTC offset, or a timeZone", field=f"{field}.dateTime")
+    # An offset and no zone: the instant is kept, in UTC (an offset is not a zone to recur in).
+    return EventTime(moment.astimezone(ZoneInfo("UTC")), "UTC")
+
+
+def _check_times(start: EventTime, end: EventTime) -> None:
+    if start.all_day != end.all_day:
+        raise InvalidInput("start and end must both be dates or both be date-times", field="end")
+    if start.floating != end.floating:
+        raise InvalidInput("start and end must both name a zone or both be floating", field="end")
+    if start.all_day:
+        if end.value <= start.value:
+            raise InvalidInput("end must be after start (an all-day end date is exclusive)", field="end")
+    elif end.to_utc() <= start.to_utc():
+        raise InvalidInput("end must be after start", field="end")
+
+
+def _parse_recurrence(lines: Sequence[str], start: EventTime) -> Recurrence | None:
+    """``RRULE:``/``RDATE``/``EXDATE`` lines, read by the iCalendar parser against ``start``."""
+    if not lines:
+        return None
+    for line in lines:
+        if "\r" in line or "\n" in line or not _RECURRENCE_LINE.match(line):
+            raise InvalidInput(f"{line[:60]!r} is not an RRULE, RDATE or EXDATE line", field="recurrence")
+    params, text = _ical_time(start.value)
+    body = "\n".join(["BEGIN:VEVENT", "UID:recurrence", "DTSTAMP:20260101T000000Z", f"DTSTART{params}:{text}", *lines, "END:VEVENT"])
+    parsed = parse_calendar(f"BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//calmesh//api//EN\n{body}\nEND:VCALENDAR\n")
+    if parsed.problems:
+        raise InvalidInput(f"recurrence: {parsed.problems[0].message}", field="recurrence")
+    if len(parsed.events) != 1 or parsed.events[0].recurrence is None:
+        raise InvalidInput("recurrence could not be read", field="recurrence")
+    recurrence = parsed.events[0].recurrence
+    probe = replace(parsed.events[0], start=start, end=start)
+    try:
+        # Builds the series once: rules the expander cannot follow are refused now, not at read time.
+        low = start.to_utc()
+        expand_events([probe], low, low + timedelta(seconds=1))
+    except InvalidCalendarData as exc:
+        raise InvalidInput(f"recurrence: {exc.message}", field="recurrence") from None
+    return recurrence
+
+
+def _attendees(items: Sequence[AttendeeIn]) -> tuple[Attendee, ...]:
+    return tuple(Attendee(str(a.email), a.name, _TO_PARTSTAT[a.response_status]) for a in items)
+
+
+def _reminders(items: Sequence[ReminderIn]) -> tuple[Reminder, ...]:
+    return tuple(Reminder(r.minutes, r.method) for r in items)
+
+
+def _new_event(data: EventCreate, uid: str, organizer_email: str | None) -> Event:
+    start = _event_time(data.start, data.time_zone, "start")
+    end = _event_time(data.end, data.time_zone or _zone_name_of(start), "end")
+    _check_times(start, end)
+    attendees = _attendees(data.attendees)
+    return Event(
+        uid=uid,
+        start=start,
+        end=end,
+        summary=data.title,
+        description=data.description,
+        location=data.location,
+        transparency=data.transparency,
+        visibility=data.visibility,
+        recurrence=_parse_recurrence(data.recurrence or (), start),
+        # RFC 5545 §3.8.4.3: an event with attendees has an organizer; it is the account's owner.
+        organizer=Organizer(organizer_email) if attendees and organizer_email else None,
+        attendees=attendees,
+        reminders=_reminders(data.reminders),
+    )
+
+
+def _zone_name_of(value: EventTime) -> str | None:
+    moment = value.value
+    if isinstance(moment, datetime) and isinstance(moment.tzinfo, ZoneInfo):
+        return moment.tzinfo.key
+    return None
+
+
+# --- writing: where, and whether ------------------------------------------------------------
+
+
+def _refuse_unwritable(calendar: models.Calendar, connection: models.Connection, origin: str) -> None:
+    """InvalidState (409) where calmesh may not write this calendar (see the module docs)."""
+    settings = SyncSettings.model_validate(connection.settings or {})
+    if connection.provider == "ICS" or (connection.permissions or {}).get("calendar") == "read":
+        raise InvalidState(f"a {connection.provider} integration is read-only: calmesh cannot write events to it")
+    if calendar.read_only:
+        raise InvalidState("this calendar is read-only at the provider")
+    if settings.sync_direction is SyncDirection.INBOUND:
+        raise InvalidState("this integration's syncDirection is INBOUND: calmesh does not write to it")
+    if settings.sync_direction is SyncDirection.OUTBOUND and origin != "calmesh":
+        raise InvalidState("this integration's syncDirection is OUTBOUND: the provider's own events are left alone")
+    if not calendar.selected:
+        raise InvalidState("this calendar is not synced (calendarsToSync), so calmesh does not write to it")
+
+
+async def _calendar_and_connection(uow: UnitOfWork, calendar_id: str) -> tuple[models.Calendar, models.Connection]:
+    calendar = await uow.session.get(models.Calendar, calendar_id)
+    assert calendar is not None
+    connection = await uow.session.get(models.Connection, calendar.connection_id)
+    assert connection is not None
+    return calendar, connection
+
+
+async def _target_calendar(uow: UnitOfWork, tenant_id: str, data: EventCreate) -> tuple[models.Calendar, models.Connection]:
+    """``calendarId``, or the calendar the integration's ``createEventsIn`` names."""
+    if data.calendar_id:
+        await _check_calendar(uow, tenant_id, data.calendar_id)
+        calendar, connection = await _calendar_and_connection(uow, data.calendar_id)
+        if data.integration_id and data.integration_id != connection.id:
+            raise InvalidInput("that calendar is not one of that integration's", field="calendarId")
+        return calendar, connection
+    assert data.integration_id is not None
+    owner = await uow.owned(models.Connection, data.integration_id, tenant_id, "no such integration")
+    return await _create_events_in(uow, owner)
+
+
+async def _create_events_in(uow: UnitOfWork, connection: models.Connection) -> tuple[models.Calendar, models.Connection]:
+    chosen = SyncSettings.model_validate(connection.settings or {}).create_events_in
+    if not chosen:
+        raise InvalidInput("this integration has no createEventsIn calendar: give calendarId", field="calendarId")
+    calendars = (
+        await uow.session.scalars(
+            select(models.Calendar).where(models.Calendar.connection_id == connection.id).order_by(models.Calendar.id)
+        )
+    ).all()
+    for calendar in calendars:
+        if calendar_selected([chosen], calendar_id=calendar.id, provider_id=calendar.provider_calendar_id, is_primary=calendar.is_primary):
+            return calendar, connection
+    raise InvalidInput(f"this integration's createEventsIn ({chosen!r}) names none of its calendars", field="integrationId")
+
+
+async def _write_through(runtime: Runtime, tenant_id: str, calendar_id: str, uid: str) -> tuple[SyncState, str | None]:
+    """Push the committed series to its provider now; a failure leaves it for the next sync.
+
+    Any calmesh error is caught, not only a ``ProviderError``: the mirror change is committed
+    already, and an error answer would make the client retry a create that in fact happened.
+    """
+    try:
+        report = await sync.push_series(runtime, tenant_id, calendar_id, uid)
+    except CalmeshError as exc:
+        log.warning("write-through failed; the next sync retries", extra={"calendar_id": calendar_id, "uid": uid, "error": exc.message})
+        return "PENDING", exc.message
+    if report.problems:
+        return "PENDING", report.problems[0]["message"]
+    if report.conflicts:
+        # Both sides agree again, but perhaps on the provider's version rather than this change.
+        return "SYNCED", _SETTLED
+    return "SYNCED", None
+
+
+async def _written(runtime: Runtime, tenant_id: str, event_id: str, calendar_id: str, uid: str) -> EventRead:
+    state, error = await _write_through(runtime, tenant_id, calendar_id, uid)
+    read = await get_event(runtime, tenant_id, event_id)
+    return read.model_copy(update={"sync_state": state, "sync_error": error})
+
+
+# --- writing: use cases ---------------------------------------------------------------------
+
+
+async def create_event(runtime: Runtime, tenant_id: str, data: EventCreate) -> EventRead:
+    """Create an event (origin "calmesh") and write it to the provider. See the module docs for
+    ``syncState``; the response is the created event either way."""
+    async with UnitOfWork(runtime) as uow:
+        calendar, connection = await _target_calendar(uow, tenant_id, data)
+        _refuse_unwritable(calendar, connection, "calmesh")
+        event = _new_event(data, f"{new_id('ical')}@calmesh", connection.account_email)
+        rows = await mirror.replace_series(uow, tenant_id, calendar.id, [event], origin="calmesh")
+        event_id, calendar_id = rows[0].id, calendar.id
+        await uow.commit()
+    return await _written(runtime, tenant_id, event_id, calendar_id, event.uid)
+
+
+async def _series(uow: UnitOfWork, row: models.Event) -> list[models.Event]:
+    """Every row of ``row``'s series, master first."""
+    return list(
+        (
+            await uow.session.scalars(
+                select(models.Event)
+                .where(models.Event.calendar_id == row.calendar_id, models.Event.ical_uid == row.ical_uid)
+                .order_by(models.Event.recurrence_id.is_not(None), models.Event.recurrence_id)
+            )
+        ).all()
+    )
+
+
+async def update_event(runtime: Runtime, tenant_id: str, event_id: str, data: EventUpdate) -> EventRead:
+    """Change an event — a master: its series; an override or an instance id: that instance —
+    keep its origin, and write the series to the provider; ``syncState`` as for
+    :func:`create_event`. A master moved in time takes its exceptions along (:func:`_follow_master`)."""
+    async with UnitOfWork(runtime) as uow:
+        target, instance = await _target(uow, tenant_id, event_id)
+        calendar, connection = await _calendar_and_connection(uow, target.calendar_id)
+        _refuse_unwritable(calendar, connection, target.origin)
+        if instance is not None:
+            events = _edited_instance(instance, data)
+        else:
+            events = _edited_row(await _series(uow, target), target, data)
+        await mirror.replace_series(
+            uow, tenant_id, calendar.id, events, origin=target.origin,
+            provider_event_id=target.provider_event_id, etag=target.etag,
+        )
+        await uow.commit()
+        calendar_id, uid = calendar.id, target.ical_uid
+    return await _written(runtime, tenant_id, event_id, calendar_id, uid)
+
+
+def _edited_row(rows: list[models.Event], target: models.Event, data: EventUpdate) -> list[Event]:
+    """The series with ``target``'s row changed (a master takes its overrides along)."""
+    events = [event_from_row(row) for row in rows]
+    index = next(i for i, row in enumerate(rows) if row.id == target.id)
+    changed = _edited(events[index], data)
+    if target.recurrence_id is not None:
+        events[index] = changed
+        return events
+    return [changed, *_follow_master(events[index], changed, [e for i, e in enumerate(events) if i != index])]
+
+
+def _edited(event: Event, data: EventUpdate) -> Event:
+    """``event`` with the sent fields of ``data`` applied; SEQUENCE goes up when anything changed."""
+    sent = data.model_fields_set
+    changes: dict[str, Any] = {}
+    for field, attribute in (("title", "summary"), ("description", "description"), ("location", "location")):
+        if field in sent:
+            changes[attribute] = getattr(data, field)
+    for field in ("visibility", "transparency"):
+        if getattr(data, field) is not None:
+            changes[field] = getattr(data, field)
+    if "attendees" in sent:
+        changes["attendees"] = _attendees(data.attendees or ())
+    if "reminders" in sent:
+        changes["reminders"] = _reminders(data.reminders or ())
+    start, end = _edited_times(event, data)
+    changes["start"], changes["end"] = start, end
+    if "recurrence" in sent:
+        if event.recurrence_id is not None:
+            raise InvalidInput("an override is one instance: change the recurrence on the series' master", field="recurrence")
+        changes["recurrence"] = _parse_recurrence(data.recurrence or (), start)
+    elif event.recurrence is not None and start != event.start:
+        changes["recurrence"] = _moved_recurrence(event.recurrence, event.start, start)
+    edited = replace(event, **changes)
+    return replace(edited, sequence=event.sequence + 1) if edited != event else event
+
+
+def _edited_times(event: Event, data: EventUpdate) -> tuple[EventTime, EventTime]:
+    sent = data.model_fields_set
+    if ("start" in sent and data.start is None) or ("end" in sent and data.end is None):
+        raise InvalidInput("start and end cannot be cleared", field="start" if data.start is None else "end")
+    if data.start is None and data.end is None:
+        return event.start, event.end
+    start = _event_time(data.start, data.time_zone or _zone_name_of(event.start), "start") if data.start else event.start
+    if data.end is not None:
+        end = _event_time(data.end, data.time_zone or _zone_name_of(start), "end")
+    elif start.all_day != event.start.all_day:
+        raise InvalidInput("changing between all-day and timed needs both start and end", field="end")
+    else:
+        end = _shifted(start, event.duration())
+    _check_times(start, end)
+    return start, end
+
+
+def _shifted(start: EventTime, duration: timedelta) -> EventTime:
+    """The end ``duration`` after a new ``start`` (whole days for all-day events)."""
+    value = start.value
+    if not isinstance(value, datetime):
+        return EventTime(value + timedelta(days=max(1, duration.days)))
+    if value.tzinfo is None:
+        return EventTime(value + duration)
+    return EventTime((start.to_utc() + duration).astimezone(value.tzinfo), start.tzid)
+
+
+# --- a series follows its master ------------------------------------------------------------
+
+
+def _wall_delta(old: EventTime, new: EventTime) -> timedelta:
+    """How far the master moved, in wall-clock time of its new zone (whole days when all-day)."""
+    old_value, new_value = old.value, new.value
+    if not isinstance(old_value, datetime) or not isinstance(new_value, datetime):
+        return timedelta(days=(_date_of(new_value) - _date_of(old_value)).days)
+    if old_value.tzinfo is not None and new_value.tzinfo is not None:
+        old_value = old_value.astimezone(new_value.tzinfo)
+    return new_value.replace(tzinfo=None) - old_value.replace(tzinfo=None)
+
+
+def _date_of(value: datetime | dt.date) -> dt.date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _moved(moment: EventTime, delta: timedelta, start: EventTime) -> EventTime:
+    """``moment`` moved by a wall-clock ``delta``, in the kind of time of ``start``."""
+    value = moment.value
+    target = start.value
+    if not isinstance(target, datetime):
+        return EventTime(_date_of(value) + timedelta(days=delta.days))
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, target.timetz() if target.tzinfo else target.time())
+    if target.tzinfo is not None:
+        value = value.astimezone(target.tzinfo) if value.tzinfo else value.replace(tzinfo=target.tzinfo)
+        return EventTime((value.replace(tzinfo=None) + delta).replace(tzinfo=target.tzinfo), start.tzid)
+    return EventTime(value.replace(tzinfo=None) + delta)
+
+
+def _moved_recurrence(recurrence: Recurrence, old_start: EventTime, new_start: EventTime) -> Recurrence:
+    delta = _wall_delta(old_start, new_start)
+    return replace(
+        recurrence,
+        rdates=tuple(_moved(t, delta, new_start) for t in recurrence.rdates),
+        exdates=tuple(_moved(t, delta, new_start) for t in recurrence.exdates),
+    )
+
+
+def _follow_master(old: Event, new: Event, overrides: list[Event]) -> list[Event]:
+    """The overrides after their master changed.
+
+    A series that no longer recurs has no instances to override: its overrides go. A series
+    moved in time takes its exceptions along (as Thunderbird does): each override's
+    RECURRENCE-ID and own times, and — unless the request set the recurrence itself — the
+    EXDATEs and RDATEs (done in :func:`_edited`), move by the same wall-clock distance.
+    """
+    if not new.is_recurring:
+        return []
+    if old.start == new.start:
+        return overrides
+    delta = _wall_delta(old.start, new.start)
+    if delta == timedelta(0) and old.start.all_day == new.start.all_day:
+        return overrides
+    moved = []
+    for override in overrides:
+        assert override.recurrence_id is not None
+        recurrence_id = replace(override.recurrence_id, value=_moved(override.recurrence_id.value, delta, new.start))
+        start = _moved(override.start, delta, new.start)
+        end = _moved(override.end, delta, new.start) if new.all_day == old.all_day else _shifted(start, new.duration())
+        moved.append(replace(override, recurrence_id=recurrence_id, start=start, end=end, sequence=override.sequence + 1))
+    return moved
+
+
+# --- deleting -------------------------------------------------------------------------------
+
+
+def _excluded(events: list[Event], original: EventTime) -> list[Event]:
+    """The series with the instance at ``original`` cancelled by an EXDATE on its master."""
+    master = next((e for e in events if e.recurrence_id is None), None)
+    if master is None or master.recurrence is None:
+        return events  # overrides without their master: nothing to exclude them from
+    exdates = (*master.recurrence.exdates, original)
+    cancelled = replace(master, recurrence=replace(master.recurrence, exdates=exdates), sequence=master.sequence + 1)
+    return [cancelled if e is master else e for e in events]
+
+
+def _without_override(events: list[Event], index: int) -> list[Event]:
+    """The series with override ``index`` removed and its instance cancelled."""
+    override = events[index]
+    assert override.recurrence_id is not None
+    return _excluded([e for i, e in enumerate(events) if i != index], override.recurrence_id.value)
+
+
+def _without_instance(instance: _Instance) -> list[Event]:
+    if instance.override is not None:
+        return _without_override(instance.events, instance.override)
+    assert instance.occurrence.recurrence_id is not None
+    return _excluded(instance.events, _as_time(instance.occurrence.recurrence_id))
+
+
+async def delete_event(runtime: Runtime, tenant_id: str, event_id: str) -> None:
+    """Delete a master (its whole series), or cancel one instance (an override's, or one named by
+    its instance id) with an EXDATE, then write that to the provider. The mirror change stands even when the provider cannot be reached: the next
+    sync deletes it there."""
+    async with UnitOfWork(runtime) as uow:
+        target, instance = await _target(uow, tenant_id, event_id)
+        calendar, connection = await _calendar_and_connection(uow, target.calendar_id)
+        _refuse_unwritable(calendar, connection, target.origin)
+        calendar_id, uid = calendar.id, target.ical_uid
+        remaining: list[Event] = []
+        if instance is not None:
+            remaining = _without_instance(instance)
+        elif target.recurrence_id is not None:
+            rows = await _series(uow, target)
+            index = next(i for i, row in enumerate(rows) if row.id == target.id)
+            remaining = _without_override([event_from_row(row) for row in rows], index)
+        if remaining:
+            await mirror.replace_series(
+                uow, tenant_id, calendar_id, remaining, origin=target.origin,
+                provider_event_id=target.provider_event_id, etag=target.etag,
+            )
+        else:
+            await mirror.delete_series(uow, tenant_id, calendar_id, uid)
+        await uow.commit()
+    await _write_through(runtime, tenant_id, calendar_id, uid)

@@ -1,0 +1,410 @@
+"""Integrations (connections) as the API and the CLI see them: connect, configure, list, delete,
+their calendars, resync requests and sync status (PRODUCT.md C2, C4, S1, S5; seed 001).
+
+Connecting proves the credentials first — the provider lists the account's calendars — and only
+then stores anything: the connection, its sealed secrets and its calendars in one transaction.
+Secrets never come back out: views show the account without its password, and a feed's secret
+address only as its scheme and host.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, model_validator
+from sqlalchemy import func, select
+
+from calmesh.errors import InvalidInput
+from calmesh.ids import new_id
+from calmesh.providers.base import ProviderConfig, RemoteCalendar
+from calmesh.providers.registry import open_provider
+from calmesh.schemas import ApiModel, Page
+from calmesh.services.credentials import delete_credentials, store_credentials
+from calmesh.services.pagination import paginate
+from calmesh.services.runtime import Runtime
+from calmesh.services.unit_of_work import UnitOfWork
+from calmesh.storage import models
+from calmesh.sync.settings import SyncDirection, SyncSettings, calendar_selected
+
+__all__ = [
+    "CalendarRead",
+    "ConflictRead",
+    "IntegrationCreate",
+    "IntegrationRead",
+    "ResyncRequest",
+    "SyncStatusRead",
+    "configure",
+    "connect",
+    "disconnect",
+    "get_integration",
+    "list_calendars",
+    "list_conflicts",
+    "list_integrations",
+    "overview",
+    "request_resync",
+    "sync_status",
+]
+
+CALDAV_PRESETS = ("icloud", "fastmail", "nextcloud")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- shapes ---------------------------------------------------------------------------------
+
+
+class IntegrationCreate(ApiModel):
+    """``integrations.connect`` for password and URL providers.
+
+    CALDAV: ``serverUrl`` (or a ``preset``: icloud, fastmail, nextcloud — Nextcloud still needs
+    ``serverUrl``), ``username`` and ``password`` (an app-specific password for iCloud; both
+    may be left out for a server without authentication).
+    ICS: ``url`` of the feed (``webcal://`` too).
+    """
+
+    provider: Literal["CALDAV", "ICS"]
+    server_url: str | None = Field(default=None, max_length=2000)
+    username: str | None = Field(default=None, max_length=320)
+    password: str | None = Field(default=None, max_length=1000, repr=False)
+    preset: Literal["icloud", "fastmail", "nextcloud"] | None = None
+    url: str | None = Field(default=None, max_length=4000, repr=False, description="ICS feed address.")
+    user_id: str | None = Field(default=None, description="The calmesh user whose account this is.")
+    settings: SyncSettings | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> IntegrationCreate:
+        if self.provider == "CALDAV":
+            if self.password and not self.username:
+                raise ValueError("CALDAV needs the username that goes with the password")
+            if not self.server_url and self.preset in (None, "nextcloud"):
+                raise ValueError("CALDAV needs serverUrl (or the preset icloud or fastmail)")
+        elif not self.url:
+            raise ValueError("ICS needs url")
+        return self
+
+
+class IntegrationRead(ApiModel):
+    id: str
+    provider: str
+    status: str
+    user_id: str | None
+    account: dict[str, Any]
+    account_email: str | None
+    settings: SyncSettings
+    permissions: dict[str, Any]
+    last_sync_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+
+
+class CalendarRead(ApiModel):
+    id: str
+    provider_calendar_id: str
+    name: str
+    is_primary: bool
+    color: str | None
+    read_only: bool
+    time_zone: str | None
+    #: Synced (calendarsToSync).
+    selected: bool
+
+
+class SyncStatusCalendar(ApiModel):
+    id: str
+    name: str
+    last_sync_at: datetime | None
+    last_full_sync_at: datetime | None
+    item_count: int
+    last_error: str | None
+    problems: list[dict[str, Any]]
+
+
+class SyncStatusRead(ApiModel):
+    state: str
+    last_sync_at: datetime | None
+    next_sync_at: datetime | None
+    rate_limited: bool
+    rate_limit_resets_at: datetime | None
+    last_error: str | None
+    full_sync_requested: bool
+    conflicts: int
+    calendars: list[SyncStatusCalendar]
+
+
+class ResyncRequest(ApiModel):
+    full_sync: bool = False
+
+
+class ConflictRead(ApiModel):
+    id: str
+    calendar_id: str
+    item_id: str | None
+    ical_uid: str
+    policy: str
+    winner: str
+    local_summary: str | None
+    remote_summary: str | None
+    detected_at: datetime
+
+
+# --- connecting ----------------------------------------------------------------------------
+
+
+def _display_url(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}/…"
+
+
+def _account_and_secrets(data: IntegrationCreate) -> tuple[dict[str, str], dict[str, str]]:
+    if data.provider == "CALDAV":
+        account = {"username": data.username} if data.username else {}
+        if data.server_url:
+            account["serverUrl"] = data.server_url
+        if data.preset:
+            account["preset"] = data.preset
+        return account, {"password": data.password} if data.password else {}
+    return {"displayUrl": _display_url(data.url or "")}, {"url": data.url or ""}
+
+
+def _settings_for(provider: str, settings: SyncSettings) -> SyncSettings:
+    if provider == "ICS" and settings.sync_direction is not SyncDirection.INBOUND:
+        if "sync_direction" in settings.model_fields_set:
+            raise InvalidInput("an ICS feed is read-only: its syncDirection can only be INBOUND", field="settings.syncDirection")
+        settings = settings.model_copy(update={"sync_direction": SyncDirection.INBOUND})
+    return settings
+
+
+def _read(connection: models.Connection) -> IntegrationRead:
+    return IntegrationRead(
+        id=connection.id,
+        provider=connection.provider,
+        status=connection.status,
+        user_id=connection.user_id,
+        account=dict(connection.account or {}),
+        account_email=connection.account_email,
+        settings=SyncSettings.model_validate(connection.settings or {}),
+        permissions=dict(connection.permissions or {}),
+        last_sync_at=connection.last_sync_at,
+        last_error=connection.last_error,
+        created_at=connection.created_at,
+    )
+
+
+async def connect(runtime: Runtime, tenant_id: str, data: IntegrationCreate) -> IntegrationRead:
+    account, secrets = _account_and_secrets(data)
+    settings = _settings_for(data.provider, data.settings or SyncSettings())
+    config = ProviderConfig(
+        account=account,
+        secrets=secrets,
+        allow_private_network=runtime.settings.allow_private_network,
+        timeout_seconds=runtime.settings.provider_timeout_seconds,
+    )
+    provider = open_provider(data.provider, config)
+    try:
+        calendars = await provider.list_calendars()  # proves the credentials before we keep them
+        writable = provider.capabilities.write
+    finally:
+        await provider.aclose()
+    async with UnitOfWork(runtime) as uow:
+        if data.user_id is not None:
+            user = await uow.session.get(models.User, data.user_id)
+            if user is None or user.tenant_id != tenant_id:
+                raise InvalidInput("no such user", field="userId")
+        connection = models.Connection(
+            id=new_id("int"),
+            tenant_id=tenant_id,
+            user_id=data.user_id,
+            provider=data.provider,
+            status="ACTIVE",
+            account=account,
+            account_email=data.username if data.username and "@" in data.username else None,
+            settings=settings.as_stored(),
+            permissions={"calendar": "write" if writable else "read"},
+            next_sync_at=_now(),
+            version=1,
+        )
+        uow.session.add(connection)
+        await uow.session.flush()
+        await store_credentials(uow, tenant_id, connection.id, secrets)
+        for remote in calendars:
+            uow.session.add(_calendar_row(connection, remote, settings))
+        await uow.commit()
+        return _read(connection)
+
+
+def _calendar_row(connection: models.Connection, remote: RemoteCalendar, settings: SyncSettings) -> models.Calendar:
+    calendar_id = new_id("cal")
+    return models.Calendar(
+        id=calendar_id,
+        tenant_id=connection.tenant_id,
+        connection_id=connection.id,
+        provider_calendar_id=remote.id,
+        name=remote.name,
+        description=remote.description,
+        color=remote.color,
+        time_zone=remote.time_zone,
+        is_primary=remote.is_primary,
+        read_only=remote.read_only,
+        selected=calendar_selected(
+            settings.calendars_to_sync, calendar_id=calendar_id, provider_id=remote.id, is_primary=remote.is_primary
+        ),
+    )
+
+
+# --- reading and changing ------------------------------------------------------------------
+
+
+async def _connection(uow: UnitOfWork, tenant_id: str, integration_id: str) -> models.Connection:
+    return await uow.owned(models.Connection, integration_id, tenant_id, "no such integration")
+
+
+async def get_integration(runtime: Runtime, tenant_id: str, integration_id: str) -> IntegrationRead:
+    async with UnitOfWork(runtime) as uow:
+        return _read(await _connection(uow, tenant_id, integration_id))
+
+
+async def list_integrations(runtime: Runtime, tenant_id: str, *, limit: int, cursor: str | None) -> Page[IntegrationRead]:
+    async with UnitOfWork(runtime) as uow:
+        statement = select(models.Connection).where(models.Connection.tenant_id == tenant_id)
+        return await paginate(uow.session, statement, models.Connection.id, _read, limit=limit, cursor=cursor)
+
+
+async def configure(runtime: Runtime, tenant_id: str, integration_id: str, changes: dict[str, Any]) -> IntegrationRead:
+    """Merge seed 001's ``configure`` fields (camelCase, partial) into the stored settings."""
+    async with UnitOfWork(runtime) as uow:
+        connection = await _connection(uow, tenant_id, integration_id)
+        current = SyncSettings.model_validate(connection.settings or {}).as_stored()
+        try:
+            settings = SyncSettings.model_validate({**current, **changes})
+        except ValueError as exc:
+            raise InvalidInput(f"invalid settings: {exc}") from exc
+        if connection.provider == "ICS" and settings.sync_direction is not SyncDirection.INBOUND:
+            raise InvalidInput("an ICS feed is read-only: its syncDirection can only be INBOUND", field="syncDirection")
+        connection.settings = settings.as_stored()
+        connection.version += 1
+        for calendar in (
+            await uow.session.scalars(select(models.Calendar).where(models.Calendar.connection_id == connection.id))
+        ).all():
+            calendar.selected = calendar_selected(
+                settings.calendars_to_sync,
+                calendar_id=calendar.id,
+                provider_id=calendar.provider_calendar_id,
+                is_primary=calendar.is_primary,
+            )
+        await uow.commit()
+        return _read(connection)
+
+
+async def disconnect(runtime: Runtime, tenant_id: str, integration_id: str) -> None:
+    """Forget the connection: its secrets, calendars, mirror and sync state go with it."""
+    async with UnitOfWork(runtime) as uow:
+        connection = await _connection(uow, tenant_id, integration_id)
+        await delete_credentials(uow, tenant_id, connection.id)
+        await uow.session.delete(connection)
+        await uow.commit()
+
+
+def _calendar_read(calendar: models.Calendar) -> CalendarRead:
+    return CalendarRead.model_validate(calendar)
+
+
+async def list_calendars(runtime: Runtime, tenant_id: str, integration_id: str, *, limit: int, cursor: str | None) -> Page[CalendarRead]:
+    async with UnitOfWork(runtime) as uow:
+        connection = await _connection(uow, tenant_id, integration_id)
+        statement = select(models.Calendar).where(models.Calendar.connection_id == connection.id)
+        return await paginate(uow.session, statement, models.Calendar.id, _calendar_read, limit=limit, cursor=cursor)
+
+
+async def request_resync(runtime: Runtime, tenant_id: str, integration_id: str, request: ResyncRequest) -> SyncStatusRead:
+    """Ask for a sync as soon as a worker is free (``fullSync`` forgets every cursor first)."""
+    async with UnitOfWork(runtime) as uow:
+        connection = await _connection(uow, tenant_id, integration_id)
+        if connection.status == "DISCONNECTED":
+            raise InvalidInput("this integration is disconnected")
+        connection.next_sync_at = _now()
+        connection.full_sync_requested = connection.full_sync_requested or request.full_sync
+        await uow.commit()
+    runtime.signals.sync_requested.set()
+    return await sync_status(runtime, tenant_id, integration_id)
+
+
+async def sync_status(runtime: Runtime, tenant_id: str, integration_id: str) -> SyncStatusRead:
+    async with UnitOfWork(runtime) as uow:
+        connection = await _connection(uow, tenant_id, integration_id)
+        rows = (
+            await uow.session.execute(
+                select(models.Calendar, models.SyncState)
+                .outerjoin(models.SyncState, models.SyncState.calendar_id == models.Calendar.id)
+                .where(models.Calendar.connection_id == connection.id, models.Calendar.selected.is_(True))
+                .order_by(models.Calendar.id)
+            )
+        ).all()
+        conflicts = await uow.session.scalar(
+            select(func.count()).select_from(models.SyncConflict).where(models.SyncConflict.connection_id == connection.id)
+        )
+        limited_until = connection.rate_limited_until
+        rate_limited = limited_until is not None and limited_until > _now()
+        return SyncStatusRead(
+            state=connection.status,
+            last_sync_at=connection.last_sync_at,
+            next_sync_at=connection.next_sync_at,
+            rate_limited=rate_limited,
+            rate_limit_resets_at=limited_until if rate_limited else None,
+            last_error=connection.last_error,
+            full_sync_requested=connection.full_sync_requested,
+            conflicts=conflicts or 0,
+            calendars=[
+                SyncStatusCalendar(
+                    id=calendar.id,
+                    name=calendar.name,
+                    last_sync_at=state.last_sync_at if state else None,
+                    last_full_sync_at=state.last_full_sync_at if state else None,
+                    item_count=state.item_count if state else 0,
+                    last_error=state.last_error if state else None,
+                    problems=list(state.problems or []) if state else [],
+                )
+                for calendar, state in rows
+            ],
+        )
+
+
+async def list_conflicts(runtime: Runtime, tenant_id: str, integration_id: str, *, limit: int, cursor: str | None) -> Page[ConflictRead]:
+    async with UnitOfWork(runtime) as uow:
+        connection = await _connection(uow, tenant_id, integration_id)
+        statement = select(models.SyncConflict).where(models.SyncConflict.connection_id == connection.id)
+        return await paginate(uow.session, statement, models.SyncConflict.id, ConflictRead.model_validate, limit=limit, cursor=cursor)
+
+
+class IntegrationOverview(ApiModel):
+    """One line of ``calmesh status``: every tenant's connections, for the operator."""
+
+    id: str
+    tenant_id: str
+    provider: str
+    account: str
+    state: str
+    last_sync_at: datetime | None
+    next_sync_at: datetime | None
+    last_error: str | None
+
+
+async def overview(runtime: Runtime) -> list[IntegrationOverview]:
+    async with UnitOfWork(runtime) as uow:
+        rows = (await uow.session.scalars(select(models.Connection).order_by(models.Connection.id))).all()
+        return [
+            IntegrationOverview(
+                id=row.id,
+                tenant_id=row.tenant_id,
+                provider=row.provider,
+                account=str((row.account or {}).get("username") or (row.account or {}).get("displayUrl") or ""),
+                state=row.status,
+                last_sync_at=row.last_sync_at,
+                next_sync_at=row.next_sync_at,
+                last_error=row.last_error,
+            )
+            for row in rows
+        ]

@@ -1,0 +1,824 @@
+"""Syncing a connection: fetch the provider's changes, plan each item, apply the plan.
+
+The decisions are :func:`calmesh.sync.plan.decide`'s; this module is the executor around it:
+
+1. claim the connection's lease (one sync per connection at a time, across processes) and mark
+   it SYNCING;
+2. refresh its calendar list from the provider;
+3. per selected calendar: ask for changes since the stored cursor (everything on a first or full
+   sync, or when the provider forgot the cursor), read the mirror's fingerprints and the stored
+   status, decide every item that may have changed, then apply — mirror-only decisions in
+   batched transactions, provider writes one at a time, each followed by the transaction that
+   records it;
+4. store the new cursor last, in its own transaction, once every item it covers is applied.
+
+Interrupted anywhere, the next sync starts from the old cursor and sees the same changes again;
+every step is idempotent against the status (a pushed item whose status was never written comes
+back as "the same event on both sides" and is recorded, not duplicated). ``checkpoint`` is
+called between steps so tests can interrupt exactly there.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import delete, insert, or_, select, update
+
+from calmesh.domain.events import Event
+from calmesh.errors import (
+    CalmeshError,
+    InvalidState,
+    NotFound,
+    PreconditionFailed,
+    ProviderAuthFailed,
+    ProviderProtocolError,
+    ProviderRateLimited,
+    ProviderRefused,
+    SyncCursorExpired,
+    SyncHalted,
+)
+from calmesh.ids import new_id
+from calmesh.providers.base import CalendarProvider, ChangeSet, ProviderConfig, RemoteItem
+from calmesh.providers.registry import open_provider
+from calmesh.services import mirror
+from calmesh.services.credentials import load_credentials
+from calmesh.services.runtime import Runtime
+from calmesh.services.unit_of_work import UnitOfWork
+from calmesh.storage import models
+from calmesh.storage.event_rows import event_from_row
+from calmesh.sync.fingerprint import combine_fingerprints, item_fingerprint
+from calmesh.sync.outbound import TAG, for_provider, merge_from_provider
+from calmesh.sync.plan import (
+    Action,
+    Decision,
+    LocalState,
+    Origin,
+    RemoteState,
+    Side,
+    Status,
+    decide,
+    mass_deletion_suspected,
+)
+from calmesh.sync.settings import SyncSettings, calendar_selected
+
+__all__ = [
+    "CalendarSyncReport",
+    "Checkpoint",
+    "Progress",
+    "SyncReport",
+    "due_connections",
+    "open_connection_provider",
+    "push_series",
+    "sync_connection",
+]
+
+log = logging.getLogger(__name__)
+
+UTC = timezone.utc
+#: How long a claimed sync may run before another worker may take the connection over.
+LEASE = timedelta(minutes=15)
+#: Mirror-only decisions applied per transaction.
+BATCH = 500
+
+Checkpoint = Callable[[str], Awaitable[None]]
+#: Called with (calendar name, items done, items to do).
+Progress = Callable[[str, int, int], None]
+
+
+async def _no_checkpoint(step: str) -> None:
+    return None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class CalendarSyncReport:
+    calendar_id: str
+    name: str
+    full: bool = False
+    pulled: int = 0
+    pushed: int = 0
+    deleted_locally: int = 0
+    deleted_remotely: int = 0
+    conflicts: int = 0
+    problems: list[dict[str, str]] = field(default_factory=list)
+    #: Why this calendar did not sync (the connection's other calendars still did).
+    failure: CalmeshError | None = field(default=None, repr=False)
+    fetch_seconds: float = 0.0
+    store_seconds: float = 0.0
+
+    @property
+    def error(self) -> str | None:
+        return self.failure.message if self.failure is not None else None
+
+
+@dataclass
+class SyncReport:
+    connection_id: str
+    calendars: list[CalendarSyncReport] = field(default_factory=list)
+
+    def total(self, name: str) -> int:
+        return sum(int(getattr(c, name)) for c in self.calendars)
+
+
+# --- opening the provider -------------------------------------------------------------------
+
+
+async def open_connection_provider(
+    runtime: Runtime, uow: UnitOfWork, connection: models.Connection
+) -> CalendarProvider:
+    """The adapter for a stored connection, with its secrets from the vault."""
+    secrets = await load_credentials(uow, connection.tenant_id, connection.id)
+    config = ProviderConfig(
+        account={k: str(v) for k, v in (connection.account or {}).items()},
+        secrets=dict(secrets.items()),
+        allow_private_network=runtime.settings.allow_private_network,
+        timeout_seconds=runtime.settings.provider_timeout_seconds,
+    )
+    return open_provider(connection.provider, config)
+
+
+# --- the lease ------------------------------------------------------------------------------
+
+
+async def _claim(runtime: Runtime, connection_id: str, owner: str) -> None:
+    now = _now()
+    async with UnitOfWork(runtime) as uow:
+        result = await uow.session.execute(
+            update(models.Connection)
+            .where(
+                models.Connection.id == connection_id,
+                models.Connection.status != "DISCONNECTED",
+                or_(models.Connection.sync_lease_until.is_(None), models.Connection.sync_lease_until < now),
+            )
+            .values(sync_lease_owner=owner, sync_lease_until=now + LEASE, status="SYNCING")
+        )
+        await uow.commit()
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        async with UnitOfWork(runtime) as uow:
+            if await uow.session.get(models.Connection, connection_id) is None:
+                raise NotFound("no such integration")
+        raise InvalidState("this integration is already syncing, or it is disconnected")
+
+
+async def _finish(
+    runtime: Runtime, connection_id: str, owner: str, *, error: CalmeshError | None, failures: int = 0
+) -> None:
+    """Release the lease and set the state, the error and when to sync next."""
+    now = _now()
+    async with UnitOfWork(runtime) as uow:
+        connection = await uow.session.get(models.Connection, connection_id)
+        if connection is None or connection.sync_lease_owner != owner:
+            return
+        settings = SyncSettings.model_validate(connection.settings or {})
+        frequency = timedelta(minutes=settings.sync_frequency)
+        connection.sync_lease_owner = connection.sync_lease_until = None
+        if error is None:
+            connection.status, connection.last_error = "ACTIVE", None
+            connection.last_sync_at, connection.failure_count = now, 0
+            connection.rate_limited_until = None
+            connection.next_sync_at = now + frequency
+        elif isinstance(error, ProviderRateLimited):
+            wait = timedelta(seconds=error.retry_after if error.retry_after is not None else 60)
+            connection.status = "ACTIVE"
+            connection.rate_limited_until = connection.next_sync_at = now + wait
+            connection.last_error, connection.last_error_at = error.message, now
+        else:
+            connection.status = "TOKEN_EXPIRED" if isinstance(error, ProviderAuthFailed) else "ERROR"
+            connection.last_error, connection.last_error_at = error.message, now
+            connection.failure_count = failures or connection.failure_count + 1
+            # Retry soon, then less often: 1, 2, 4… minutes, never later than the usual frequency.
+            backoff = timedelta(minutes=2 ** min(connection.failure_count - 1, 10))
+            connection.next_sync_at = now + min(backoff, frequency)
+        await uow.commit()
+
+
+# --- syncing a connection -------------------------------------------------------------------
+
+
+async def sync_connection(
+    runtime: Runtime,
+    connection_id: str,
+    *,
+    full: bool = False,
+    checkpoint: Checkpoint | None = None,
+    progress: Progress | None = None,
+) -> SyncReport:
+    """Sync every selected calendar of a connection. Raises what made the sync fail, after
+    recording it on the connection (state ERROR or TOKEN_EXPIRED, ``lastError``)."""
+    owner = uuid.uuid4().hex
+    await _claim(runtime, connection_id, owner)
+    report = SyncReport(connection_id)
+    try:
+        async with UnitOfWork(runtime) as uow:
+            connection = await uow.session.get(models.Connection, connection_id)
+            assert connection is not None
+            settings = SyncSettings.model_validate(connection.settings or {})
+            full = full or connection.full_sync_requested
+            tenant_id = connection.tenant_id
+            provider = await open_connection_provider(runtime, uow, connection)
+        try:
+            calendars = await _refresh_calendars(runtime, provider, tenant_id, connection_id, settings)
+            run = _CalendarRun(runtime, provider, tenant_id, connection_id, settings, full, checkpoint or _no_checkpoint, progress)
+            for calendar in calendars:
+                report.calendars.append(await run.sync(calendar))
+        finally:
+            await provider.aclose()
+        failed = [c for c in report.calendars if c.failure is not None]
+        if failed:
+            names = "; ".join(f"{c.name}: {c.error}" for c in failed)
+            first = failed[0].failure
+            assert first is not None
+            raise type(first)(f"{len(failed)} of {len(report.calendars)} calendars did not sync — {names}")
+    except CalmeshError as error:
+        await _finish(runtime, connection_id, owner, error=error)
+        raise
+    except BaseException:
+        await _finish(runtime, connection_id, owner, error=CalmeshError("the sync failed unexpectedly; see the server log"))
+        raise
+    async with UnitOfWork(runtime) as uow:
+        if full:
+            await uow.session.execute(
+                update(models.Connection).where(models.Connection.id == connection_id).values(full_sync_requested=False)
+            )
+            await uow.commit()
+    await _finish(runtime, connection_id, owner, error=None)
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class _CalendarRef:
+    id: str
+    provider_id: str
+    name: str
+    writable: bool
+
+
+async def _refresh_calendars(
+    runtime: Runtime, provider: CalendarProvider, tenant_id: str, connection_id: str, settings: SyncSettings
+) -> list[_CalendarRef]:
+    """Store the provider's calendar list; return the calendars to sync."""
+    listed = await provider.list_calendars()
+    async with UnitOfWork(runtime) as uow:
+        rows = {
+            row.provider_calendar_id: row
+            for row in (
+                await uow.session.scalars(select(models.Calendar).where(models.Calendar.connection_id == connection_id))
+            ).all()
+        }
+        if not listed and rows:
+            raise SyncHalted(
+                f"the provider lists none of this account's {len(rows)} calendars; nothing was deleted."
+                " Check the account, then resync"
+            )
+        chosen = []
+        for remote in listed:
+            row = rows.pop(remote.id, None)
+            if row is None:
+                row = models.Calendar(
+                    id=new_id("cal"), tenant_id=tenant_id, connection_id=connection_id, provider_calendar_id=remote.id
+                )
+                uow.session.add(row)
+            row.name, row.color, row.description = remote.name, remote.color, remote.description
+            row.read_only, row.is_primary = remote.read_only, remote.is_primary
+            row.time_zone = remote.time_zone or row.time_zone
+            row.selected = calendar_selected(
+                settings.calendars_to_sync, calendar_id=row.id, provider_id=remote.id, is_primary=remote.is_primary
+            )
+            if row.selected:
+                writable = provider.capabilities.write and not remote.read_only
+                chosen.append(_CalendarRef(row.id, remote.id, remote.name, writable))
+        for gone in rows.values():
+            await uow.session.delete(gone)
+        await uow.commit()
+    return chosen
+
+
+# --- syncing one calendar -------------------------------------------------------------------
+
+
+@dataclass
+class _Local:
+    hashes: list[str] = field(default_factory=list)
+    origin: Origin = Origin.PROVIDER
+    modified_at: datetime | None = None
+
+    def state(self, outbound_hash: str | None = None) -> LocalState:
+        digest = combine_fingerprints(self.hashes)
+        return LocalState(digest, outbound_hash or digest, self.origin, self.modified_at)
+
+
+@dataclass
+class _Step:
+    uid: str
+    decision: Decision
+    status: Status | None
+    remote: RemoteState | None
+    local: LocalState | None
+    item: RemoteItem | None
+
+
+def _remote_state(item: RemoteItem) -> RemoteState:
+    stamps = [e.last_modified_at for e in item.events if e.last_modified_at is not None]
+    return RemoteState(
+        item.id, item.etag, item_fingerprint(item.events), TAG in item.events[0].x_properties, max(stamps, default=None)
+    )
+
+
+class _CalendarRun:
+    def __init__(
+        self,
+        runtime: Runtime,
+        provider: CalendarProvider,
+        tenant_id: str,
+        connection_id: str,
+        settings: SyncSettings,
+        full: bool,
+        checkpoint: Checkpoint,
+        progress: Progress | None,
+    ) -> None:
+        self.runtime, self.provider = runtime, provider
+        self.tenant_id, self.connection_id = tenant_id, connection_id
+        self.settings, self.full = settings, full
+        self.checkpoint, self.progress = checkpoint, progress
+
+    async def sync(self, calendar: _CalendarRef) -> CalendarSyncReport:
+        report = CalendarSyncReport(calendar.id, calendar.name)
+        try:
+            await self._sync(calendar, report)
+        except (ProviderRefused, ProviderProtocolError, SyncHalted) as error:
+            # This calendar only: the others of the connection still sync.
+            report.failure = error
+            async with UnitOfWork(self.runtime) as uow:
+                state = await self._state(uow, calendar.id)
+                state.last_error = error.message
+                await uow.commit()
+        return report
+
+    async def _state(self, uow: UnitOfWork, calendar_id: str) -> models.SyncState:
+        state = await uow.session.get(models.SyncState, calendar_id)
+        if state is None:
+            state = models.SyncState(calendar_id=calendar_id, tenant_id=self.tenant_id, item_count=0, version=1)
+            uow.session.add(state)
+        return state
+
+    async def _sync(self, calendar: _CalendarRef, report: CalendarSyncReport) -> None:
+        async with UnitOfWork(self.runtime) as uow:
+            state = await uow.session.get(models.SyncState, calendar.id)
+            cursor = None if self.full or state is None else state.cursor
+            statuses = {
+                row.ical_uid: Status(row.item_id, row.ical_uid, row.etag, row.remote_hash, row.local_hash, Origin(row.origin))
+                for row in (
+                    await uow.session.scalars(select(models.SyncItem).where(models.SyncItem.calendar_id == calendar.id))
+                ).all()
+            }
+        started = time.perf_counter()
+        known_etags = {s.item_id: s.etag for s in statuses.values()}
+        try:
+            changes = await self.provider.changes(calendar.provider_id, cursor, known_etags)
+        except SyncCursorExpired:
+            log.info("sync cursor expired; listing everything", extra={"calendar_id": calendar.id})
+            changes = await self.provider.changes(calendar.provider_id, None, known_etags)
+        report.fetch_seconds = time.perf_counter() - started
+        report.full = changes.full
+        report.problems = [{"itemId": p.id, "message": p.message} for p in changes.problems]
+        await self.checkpoint("fetched")
+
+        started = time.perf_counter()
+        remote_items: dict[str, RemoteItem] = {}
+        for item in changes.items:
+            if item.uid in remote_items:
+                report.problems.append({"itemId": item.id, "message": f"another item already has the UID {item.uid!r}"})
+                continue
+            remote_items[item.uid] = item
+        locals_ = await self._locals(calendar.id)
+
+        if changes.full and not statuses and not locals_ and self.settings.pulls:
+            await self._initial_import(calendar, remote_items, report)
+        else:
+            self._refuse_mass_deletion(calendar, changes, statuses, remote_items)
+            steps = await self._plan(calendar, changes, statuses, remote_items, locals_)
+            next_cursor = await self._apply(calendar, steps, report, changes.cursor)
+            changes = ChangeSet(changes.items, changes.deleted, next_cursor, changes.full, changes.problems)
+        await self._save_cursor(calendar, changes, report)
+        report.store_seconds = time.perf_counter() - started
+
+    async def _locals(self, calendar_id: str, uid: str | None = None) -> dict[str, _Local]:
+        """The mirror's side of every series of the calendar (or of one)."""
+        found: dict[str, _Local] = defaultdict(_Local)
+        statement = select(
+            models.Event.ical_uid, models.Event.content_hash, models.Event.origin, models.Event.updated_at
+        ).where(models.Event.calendar_id == calendar_id)
+        if uid is not None:
+            statement = statement.where(models.Event.ical_uid == uid)
+        async with UnitOfWork(self.runtime) as uow:
+            rows = await uow.session.execute(statement)
+            for uid, digest, origin, updated_at in rows:
+                local = found[uid]
+                local.hashes.append(digest or "")
+                local.origin = Origin(origin)
+                if local.modified_at is None or updated_at > local.modified_at:
+                    local.modified_at = updated_at
+        return dict(found)
+
+    def _refuse_mass_deletion(
+        self,
+        calendar: _CalendarRef,
+        changes: ChangeSet,
+        statuses: dict[str, Status],
+        remote_items: dict[str, RemoteItem],
+    ) -> None:
+        if self.full:
+            return  # the user asked for the provider's word to be taken as it is
+        if changes.full:
+            remaining = len(remote_items) + len(changes.problems)
+        else:
+            deleted = set(changes.deleted)
+            remaining = sum(1 for s in statuses.values() if s.item_id not in deleted) + len(remote_items)
+        if mass_deletion_suspected(len(statuses), remaining):
+            raise SyncHalted(
+                f"the calendar held {len(statuses)} events and the provider now lists none; nothing was"
+                " deleted. If the calendar really is empty, run a full resync"
+            )
+
+    async def _plan(
+        self,
+        calendar: _CalendarRef,
+        changes: ChangeSet,
+        statuses: dict[str, Status],
+        remote_items: dict[str, RemoteItem],
+        locals_: dict[str, _Local],
+    ) -> list[_Step]:
+        deleted = set(changes.deleted)
+        unreadable = {p.id for p in changes.problems}
+        outbound = await self._outbound_hashes(calendar, remote_items, locals_)
+        steps = []
+        for uid in statuses.keys() | remote_items.keys() | locals_.keys():
+            status, item = statuses.get(uid), remote_items.get(uid)
+            remote: RemoteState | None
+            if item is not None:
+                remote = _remote_state(item)
+            elif status is None:
+                remote = None
+            elif status.item_id in unreadable or not (changes.full or status.item_id in deleted):
+                remote = RemoteState(status.item_id, status.etag, status.remote_hash)  # not changed
+            else:
+                remote = None
+            local = locals_[uid].state(outbound.get(uid)) if uid in locals_ else None
+            decision = decide(
+                status,
+                remote,
+                local,
+                direction=self.settings.sync_direction,
+                policy=self.settings.conflict_policy,
+                writable=calendar.writable,
+            )
+            if decision.action not in (Action.NOTHING, Action.SKIP):
+                steps.append(_Step(uid, decision, status, remote, local, item))
+        return steps
+
+    async def _outbound_hashes(
+        self, calendar: _CalendarRef, remote_items: dict[str, RemoteItem], locals_: dict[str, _Local]
+    ) -> dict[str, str]:
+        """What the provider should hold for calmesh's own events that the provider mentioned."""
+        uids = [uid for uid in remote_items if uid in locals_ and locals_[uid].origin is Origin.CALMESH]
+        found = {}
+        for uid in uids:
+            events, calmesh_id = await self._mirror_series(calendar.id, uid)
+            found[uid] = item_fingerprint(for_provider(events, self.settings, calmesh_id))
+        return found
+
+    async def _mirror_series(self, calendar_id: str, uid: str) -> tuple[tuple[Event, ...], str]:
+        async with UnitOfWork(self.runtime) as uow:
+            rows = (
+                await uow.session.scalars(
+                    select(models.Event)
+                    .where(models.Event.calendar_id == calendar_id, models.Event.ical_uid == uid)
+                    .order_by(models.Event.recurrence_id.is_not(None), models.Event.recurrence_id)
+                )
+            ).all()
+            return tuple(event_from_row(row) for row in rows), rows[0].id if rows else ""
+
+    # --- applying --------------------------------------------------------------------------
+
+    async def _apply(
+        self, calendar: _CalendarRef, steps: list[_Step], report: CalendarSyncReport, cursor: str | None
+    ) -> str | None:
+        pushes = {Action.PUSH_CREATE, Action.PUSH_UPDATE, Action.PUSH_DELETE}
+        local_steps = [s for s in steps if s.decision.action not in pushes]
+        push_steps = [s for s in steps if s.decision.action in pushes]
+        total, done = len(steps), 0
+        for start in range(0, len(local_steps), BATCH):
+            batch = local_steps[start : start + BATCH]
+            async with UnitOfWork(self.runtime) as uow:
+                for step in batch:
+                    await self._apply_locally(uow, calendar, step, report)
+                await uow.commit()
+            done += len(batch)
+            self._progress(calendar, done, total)
+            await self.checkpoint("committed")
+        for step in push_steps:
+            if not await self._push(calendar, step, report):
+                cursor = None  # an item we could not place: list everything next time to match it
+            done += 1
+            self._progress(calendar, done, total)
+        return cursor
+
+    def _progress(self, calendar: _CalendarRef, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(calendar.name, done, total)
+
+    async def _apply_locally(self, uow: UnitOfWork, calendar: _CalendarRef, step: _Step, report: CalendarSyncReport) -> None:
+        action = step.decision.action
+        if step.decision.conflict is not None:
+            await self._record_conflict(uow, calendar, step)
+            report.conflicts += 1
+        if action is Action.PULL:
+            item = step.item or await self.provider.get(calendar.provider_id, step.remote.item_id if step.remote else "")
+            if item is None:
+                await self._delete_locally(uow, calendar, step.uid)
+                report.deleted_locally += 1
+                return
+            await self._pull(uow, calendar, step, item)
+            report.pulled += 1
+        elif action is Action.DELETE_LOCAL:
+            await self._delete_locally(uow, calendar, step.uid)
+            report.deleted_locally += 1
+        elif action is Action.RECORD:
+            assert step.remote is not None and step.local is not None
+            origin = step.status.origin if step.status else step.local.origin
+            await self._record(uow, calendar.id, step.uid, step.remote.item_id, step.remote.etag, step.remote.hash, step.local.hash, origin)
+        elif action is Action.FORGET:
+            await self._forget(uow, calendar.id, step.uid)
+
+    async def _pull(self, uow: UnitOfWork, calendar: _CalendarRef, step: _Step, item: RemoteItem) -> None:
+        if step.status is not None:
+            origin = step.status.origin
+        elif step.local is not None:
+            origin = step.local.origin
+        else:
+            origin = Origin.CALMESH if TAG in item.events[0].x_properties else Origin.PROVIDER
+        events = item.events
+        if origin is Origin.CALMESH and step.local is not None:
+            before, _ = await self._mirror_series(calendar.id, step.uid)
+            events = merge_from_provider(before, events, self.settings)
+        await mirror.replace_series(
+            uow, self.tenant_id, calendar.id, events, origin=origin.value, provider_event_id=item.id, etag=item.etag
+        )
+        await self._record(
+            uow, calendar.id, step.uid, item.id, item.etag, item_fingerprint(item.events), item_fingerprint(events), origin
+        )
+
+    async def _delete_locally(self, uow: UnitOfWork, calendar: _CalendarRef, uid: str) -> None:
+        await mirror.delete_series(uow, self.tenant_id, calendar.id, uid)
+        await self._forget(uow, calendar.id, uid)
+
+    async def _record(
+        self,
+        uow: UnitOfWork,
+        calendar_id: str,
+        uid: str,
+        item_id: str,
+        etag: str | None,
+        remote_hash: str,
+        local_hash: str,
+        origin: Origin,
+    ) -> None:
+        await self._forget(uow, calendar_id, uid)
+        await uow.session.execute(
+            insert(models.SyncItem).values(
+                calendar_id=calendar_id,
+                item_id=item_id,
+                tenant_id=self.tenant_id,
+                ical_uid=uid,
+                etag=etag,
+                remote_hash=remote_hash,
+                local_hash=local_hash,
+                origin=origin.value,
+            )
+        )
+
+    async def _forget(self, uow: UnitOfWork, calendar_id: str, uid: str) -> None:
+        await uow.session.execute(
+            delete(models.SyncItem).where(models.SyncItem.calendar_id == calendar_id, models.SyncItem.ical_uid == uid)
+        )
+
+    async def _record_conflict(self, uow: UnitOfWork, calendar: _CalendarRef, step: _Step) -> None:
+        local_events, _ = await self._mirror_series(calendar.id, step.uid)
+        remote_events = step.item.events if step.item else ()
+        uow.session.add(
+            models.SyncConflict(
+                id=new_id("cfl"),
+                tenant_id=self.tenant_id,
+                connection_id=self.connection_id,
+                calendar_id=calendar.id,
+                item_id=step.remote.item_id if step.remote else (step.status.item_id if step.status else None),
+                ical_uid=step.uid,
+                policy=self.settings.conflict_policy.value,
+                winner=(step.decision.conflict or Side.REMOTE).value,
+                local_summary=local_events[0].summary if local_events else None,
+                remote_summary=remote_events[0].summary if remote_events else None,
+                detected_at=_now(),
+            )
+        )
+
+    async def _push(self, calendar: _CalendarRef, step: _Step, report: CalendarSyncReport, retried: bool = False) -> bool:
+        """One provider write, then the transaction recording it. False: the item could not be placed."""
+        action = step.decision.action
+        await self.checkpoint(f"before-{action.value}")
+        try:
+            if action is Action.PUSH_DELETE:
+                assert step.status is not None
+                # The listing's etag when the provider mentioned the item (a rewrite that changed
+                # nothing but the etag must not block the deletion), else the status's.
+                etag = step.remote.etag if step.remote is not None else step.status.etag
+                await self.provider.delete(calendar.provider_id, step.status.item_id, etag)
+                async with UnitOfWork(self.runtime) as uow:
+                    await self._forget(uow, calendar.id, step.uid)
+                    await uow.commit()
+                report.deleted_remotely += 1
+            else:
+                await self._write(calendar, step, report)
+        except PreconditionFailed:
+            if retried or action is Action.PUSH_CREATE:
+                # Someone else holds the item: the next full listing will show it and match it by UID.
+                report.problems.append({"itemId": step.uid, "message": "changed at the provider while being written; retried next sync"})
+                return False
+            return await self._replan_after_precondition(calendar, step, report)
+        await self.checkpoint(f"after-{action.value}")
+        return True
+
+    async def _write(self, calendar: _CalendarRef, step: _Step, report: CalendarSyncReport) -> None:
+        assert step.local is not None
+        events, calmesh_id = await self._mirror_series(calendar.id, step.uid)
+        if not events:
+            return  # deleted in calmesh since it was planned: the next sync deletes it
+        origin = step.local.origin
+        sent = for_provider(events, self.settings, calmesh_id) if origin is Origin.CALMESH else events
+        if step.decision.action is Action.PUSH_CREATE:
+            written = await self.provider.create(calendar.provider_id, sent)
+        else:
+            item_id = step.remote.item_id if step.remote else step.status.item_id if step.status else ""
+            etag = step.remote.etag if step.remote else step.status.etag if step.status else None
+            written = await self.provider.update(calendar.provider_id, item_id, sent, etag)
+        await self.checkpoint(f"written-{step.decision.action.value}")
+        async with UnitOfWork(self.runtime) as uow:
+            if step.decision.conflict is not None:
+                await self._record_conflict(uow, calendar, step)
+                report.conflicts += 1
+            await self._record(
+                uow, calendar.id, step.uid, written.id, written.etag, item_fingerprint(sent), step.local.hash, origin
+            )
+            await uow.session.execute(
+                update(models.Event)
+                .where(models.Event.calendar_id == calendar.id, models.Event.ical_uid == step.uid)
+                .values(provider_event_id=written.id, etag=written.etag)
+            )
+            await uow.commit()
+        report.pushed += 1
+
+    async def _replan_after_precondition(self, calendar: _CalendarRef, step: _Step, report: CalendarSyncReport) -> bool:
+        """The provider's item changed under us: read it and decide again (a conflict, usually)."""
+        known = step.status or step.remote
+        assert known is not None, "a write with a precondition names an item the provider has"
+        item = await self.provider.get(calendar.provider_id, known.item_id)
+        remote = _remote_state(item) if item is not None else None
+        decision = decide(
+            step.status,
+            remote,
+            step.local,
+            direction=self.settings.sync_direction,
+            policy=self.settings.conflict_policy,
+            writable=calendar.writable,
+        )
+        again = _Step(step.uid, decision, step.status, remote, step.local, item)
+        if decision.action in (Action.PUSH_CREATE, Action.PUSH_UPDATE, Action.PUSH_DELETE):
+            return await self._push(calendar, again, report, retried=True)
+        if decision.action not in (Action.NOTHING, Action.SKIP):
+            async with UnitOfWork(self.runtime) as uow:
+                await self._apply_locally(uow, calendar, again, report)
+                await uow.commit()
+        return True
+
+    async def _initial_import(
+        self, calendar: _CalendarRef, remote_items: dict[str, RemoteItem], report: CalendarSyncReport
+    ) -> None:
+        """An empty calendar meets its first full listing: bulk insert, index once."""
+        items = list(remote_items.values())
+        if not self.settings.pulls:
+            items = [i for i in items if TAG in i.events[0].x_properties]
+        async with UnitOfWork(self.runtime) as uow:
+            await mirror.load_events(
+                uow,
+                self.tenant_id,
+                calendar.id,
+                (event for item in items for event in item.events),
+                provider_event_ids={item.uid: item.id for item in items},
+                etags={item.uid: item.etag for item in items},
+                origins={item.uid: "calmesh" for item in items if TAG in item.events[0].x_properties},
+            )
+            records = []
+            for item in items:
+                digest = item_fingerprint(item.events)
+                origin = Origin.CALMESH if TAG in item.events[0].x_properties else Origin.PROVIDER
+                records.append(
+                    {
+                        "calendar_id": calendar.id,
+                        "item_id": item.id,
+                        "tenant_id": self.tenant_id,
+                        "ical_uid": item.uid,
+                        "etag": item.etag,
+                        "remote_hash": digest,
+                        "local_hash": digest,
+                        "origin": origin.value,
+                    }
+                )
+            if records:
+                await uow.session.execute(insert(models.SyncItem), records)
+            await uow.commit()
+        report.pulled = len(items)
+        self._progress(calendar, len(items), len(items))
+        await self.checkpoint("committed")
+
+    async def _save_cursor(self, calendar: _CalendarRef, changes: ChangeSet, report: CalendarSyncReport) -> None:
+        await self.checkpoint("before-cursor")
+        now = _now()
+        async with UnitOfWork(self.runtime) as uow:
+            state = await self._state(uow, calendar.id)
+            state.cursor = changes.cursor
+            state.last_sync_at = now
+            if changes.full:
+                state.last_full_sync_at = now
+            state.problems = report.problems or None
+            state.last_error = None
+            state.item_count = len(
+                (await uow.session.scalars(select(models.SyncItem.item_id).where(models.SyncItem.calendar_id == calendar.id))).all()
+            )
+            await uow.commit()
+
+
+# --- one series, written through (the /v1/events API) ---------------------------------------
+
+
+async def push_series(runtime: Runtime, tenant_id: str, calendar_id: str, uid: str) -> CalendarSyncReport:
+    """Write one mirror series through to its provider now (create, update or delete), as the
+    sync would: same decision, same preconditions, same status. Provider errors propagate; the
+    series stays pending and the next sync retries it."""
+    async with UnitOfWork(runtime) as uow:
+        calendar = await uow.owned(models.Calendar, calendar_id, tenant_id, "no such calendar")
+        connection = await uow.session.get(models.Connection, calendar.connection_id)
+        assert connection is not None
+        settings = SyncSettings.model_validate(connection.settings or {})
+        provider = await open_connection_provider(runtime, uow, connection)
+        ref = _CalendarRef(calendar.id, calendar.provider_calendar_id, calendar.name, provider.capabilities.write and not calendar.read_only)
+        row = await uow.session.scalar(
+            select(models.SyncItem).where(models.SyncItem.calendar_id == calendar_id, models.SyncItem.ical_uid == uid)
+        )
+        status = (
+            Status(row.item_id, row.ical_uid, row.etag, row.remote_hash, row.local_hash, Origin(row.origin)) if row else None
+        )
+        connection_id = connection.id
+    try:
+        run = _CalendarRun(runtime, provider, tenant_id, connection_id, settings, False, _no_checkpoint, None)
+        report = CalendarSyncReport(ref.id, ref.name)
+        found = await run._locals(ref.id, uid)
+        local = found[uid].state() if uid in found else None
+        remote = RemoteState(status.item_id, status.etag, status.remote_hash) if status else None
+        if status is None and local is None:
+            return report
+        decision = decide(status, remote, local, direction=settings.sync_direction, policy=settings.conflict_policy, writable=ref.writable)
+        step = _Step(uid, decision, status, remote, local, None)
+        if decision.action in (Action.PUSH_CREATE, Action.PUSH_UPDATE, Action.PUSH_DELETE):
+            await run._push(ref, step, report)
+        return report
+    finally:
+        await provider.aclose()
+
+
+
+# --- scheduling -----------------------------------------------------------------------------
+
+
+async def due_connections(runtime: Runtime, *, limit: int = 20) -> list[str]:
+    """Connections whose next sync time has come and that nobody is syncing, oldest first."""
+    now = _now()
+    async with UnitOfWork(runtime) as uow:
+        rows = await uow.session.scalars(
+            select(models.Connection.id)
+            .where(
+                models.Connection.status.not_in(("DISCONNECTED", "TOKEN_EXPIRED")),
+                or_(models.Connection.next_sync_at.is_(None), models.Connection.next_sync_at <= now),
+                or_(models.Connection.sync_lease_until.is_(None), models.Connection.sync_lease_until < now),
+            )
+            .order_by(models.Connection.next_sync_at)
+            .limit(limit)
+        )
+        return list(rows.all())
