@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from icalendar.parser.content_line import Contentline
 
@@ -27,9 +28,12 @@ from calmesh.ical._source import ContentLine
 __all__ = ["RawComponent", "RawProperty", "build_tree"]
 
 
-@dataclass(frozen=True, slots=True)
-class RawProperty:
-    """One property with its parameters (names upper-cased) and its raw, still escaped value."""
+class RawProperty(NamedTuple):
+    """One property with its parameters (names upper-cased) and its raw, still escaped value.
+
+    A named tuple rather than a frozen dataclass: a calendar has hundreds of thousands of these,
+    and a tuple is built several times faster.
+    """
 
     name: str
     params: dict[str, str]
@@ -63,8 +67,18 @@ ReportProblem = Callable[[str, int], None]
 _SIMPLE_LINE = re.compile(r"^(?P<name>[A-Za-z0-9-]+)(?P<params>(?:;[A-Za-z0-9-]+=[^\";:^]*)*):")
 
 
+_NO_PARAMS: dict[str, str] = {}
+
+
 def _split(line: ContentLine) -> RawProperty:
-    simple = _SIMPLE_LINE.match(line.text)
+    text = line.text
+    colon = text.find(":")
+    if colon > 0 and text.find(";", 0, colon) == -1:
+        # The most common line of all, NAME:VALUE, without a regular expression.
+        name = text[:colon]
+        if name.replace("-", "").isalnum() and name.isascii():
+            return RawProperty(name.upper(), _NO_PARAMS, text[colon + 1 :], line.number)
+    simple = _SIMPLE_LINE.match(text)
     if simple is not None:
         params = dict(
             (key.upper(), value)

@@ -82,15 +82,19 @@ def _pieces(interval: Interval) -> Iterable[tuple[int, int]]:
         start += step
 
 
-async def _index(uow: UnitOfWork, calendar: models.Calendar, rows: Sequence[models.Event]) -> None:
+#: Events with the id of the mirror row describing each: (row id, event).
+Described = Sequence[tuple[str, Event]]
+
+
+def _described(rows: Sequence[models.Event]) -> Described:
+    return [(row.id, event_from_row(row)) for row in rows]
+
+
+async def _index(uow: UnitOfWork, calendar: models.Calendar, described: Described) -> None:
     assert calendar.busy_indexed_from is not None and calendar.busy_indexed_until is not None
     owner, zone = await _owner(uow, calendar)
-    events: list[Event] = []
-    row_of: dict[int, str] = {}
-    for row in rows:
-        event = event_from_row(row)
-        events.append(event)
-        row_of[id(event)] = row.id
+    events = [event for _, event in described]
+    row_of = {id(event): row_id for row_id, event in described}
     skipped: list[str] = []
     occurrences = expand_events(
         events, calendar.busy_indexed_from, calendar.busy_indexed_until, local_zone=zone,
@@ -107,7 +111,8 @@ async def _index(uow: UnitOfWork, calendar: models.Calendar, rows: Sequence[mode
                 "ical_uid": event.uid, "start_ts": start, "end_ts": end, "title": title,
             })
     if records:
-        await uow.session.execute(insert(models.BusyBlock), records)
+        # The table, not the ORM class: one executemany instead of a RETURNING per batch.
+        await uow.session.execute(insert(models.BusyBlock.__table__), records)
 
 
 def _default_coverage(calendar: models.Calendar) -> None:
@@ -117,26 +122,36 @@ def _default_coverage(calendar: models.Calendar) -> None:
         calendar.busy_indexed_until = now + DEFAULT_HORIZON
 
 
-async def reindex_series(uow: UnitOfWork, calendar: models.Calendar, ical_uid: str) -> None:
-    """Recompute the busy blocks of one series (or single event) of ``calendar``. No commit."""
+async def reindex_series(
+    uow: UnitOfWork, calendar: models.Calendar, ical_uid: str, described: Described | None = None
+) -> None:
+    """Recompute the busy blocks of one series (or single event) of ``calendar``. No commit.
+
+    ``described`` is the whole series as the caller just wrote it, which saves reading it back.
+    """
     _default_coverage(calendar)
     await uow.session.execute(
         delete(models.BusyBlock).where(models.BusyBlock.calendar_id == calendar.id, models.BusyBlock.ical_uid == ical_uid)
     )
-    rows = (
-        await uow.session.scalars(
+    if described is None:
+        rows = await uow.session.scalars(
             select(models.Event).where(models.Event.calendar_id == calendar.id, models.Event.ical_uid == ical_uid)
         )
-    ).all()
-    await _index(uow, calendar, rows)
+        described = _described(rows.all())
+    await _index(uow, calendar, described)
 
 
-async def reindex_calendar(uow: UnitOfWork, calendar: models.Calendar) -> None:
-    """Recompute every busy block of ``calendar`` over its covered window. No commit."""
+async def reindex_calendar(uow: UnitOfWork, calendar: models.Calendar, described: Described | None = None) -> None:
+    """Recompute every busy block of ``calendar`` over its covered window. No commit.
+
+    ``described`` is every event of the calendar as the caller just wrote it (a bulk import).
+    """
     _default_coverage(calendar)
     await uow.session.execute(delete(models.BusyBlock).where(models.BusyBlock.calendar_id == calendar.id))
-    rows = (await uow.session.scalars(select(models.Event).where(models.Event.calendar_id == calendar.id))).all()
-    await _index(uow, calendar, rows)
+    if described is None:
+        rows = await uow.session.scalars(select(models.Event).where(models.Event.calendar_id == calendar.id))
+        described = _described(rows.all())
+    await _index(uow, calendar, described)
 
 
 async def ensure_coverage(uow: UnitOfWork, calendar: models.Calendar, window: Interval) -> Interval:

@@ -225,6 +225,7 @@ async def connect(runtime: Runtime, tenant_id: str, data: IntegrationCreate) -> 
             settings=settings.as_stored(),
             permissions={"calendar": "write" if writable else "read"},
             next_sync_at=_now(),
+            calendars_refreshed_at=_now(),
             version=1,
         )
         uow.session.add(connection)

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 
 from calmesh.domain.events import Event
 from calmesh.errors import (
@@ -65,7 +65,7 @@ from calmesh.sync.plan import (
     decide,
     mass_deletion_suspected,
 )
-from calmesh.sync.settings import SyncSettings, calendar_selected
+from calmesh.sync.settings import ConflictPolicy, SyncSettings, calendar_selected
 
 __all__ = [
     "CalendarSyncReport",
@@ -85,6 +85,9 @@ UTC = timezone.utc
 LEASE = timedelta(minutes=15)
 #: Mirror-only decisions applied per transaction.
 BATCH = 500
+#: How old the stored calendar list may be before a sync reads it from the provider again
+#: (a listing costs some servers a scan of every calendar; a full sync always re-reads it).
+CALENDAR_LIST_AGE = timedelta(hours=1)
 
 Checkpoint = Callable[[str], Awaitable[None]]
 #: Called with (calendar name, items done, items to do).
@@ -224,9 +227,13 @@ async def sync_connection(
             settings = SyncSettings.model_validate(connection.settings or {})
             full = full or connection.full_sync_requested
             tenant_id = connection.tenant_id
+            refreshed_at = connection.calendars_refreshed_at
             provider = await open_connection_provider(runtime, uow, connection)
         try:
-            calendars = await _refresh_calendars(runtime, provider, tenant_id, connection_id, settings)
+            if full or refreshed_at is None or _now() - refreshed_at > CALENDAR_LIST_AGE:
+                calendars = await _refresh_calendars(runtime, provider, tenant_id, connection_id, settings)
+            else:
+                calendars = await _selected_calendars(runtime, provider, connection_id)
             run = _CalendarRun(runtime, provider, tenant_id, connection_id, settings, full, checkpoint or _no_checkpoint, progress)
             for calendar in calendars:
                 report.calendars.append(await run.sync(calendar))
@@ -298,8 +305,25 @@ async def _refresh_calendars(
                 chosen.append(_CalendarRef(row.id, remote.id, remote.name, writable))
         for gone in rows.values():
             await uow.session.delete(gone)
+        await uow.session.execute(
+            update(models.Connection).where(models.Connection.id == connection_id).values(calendars_refreshed_at=_now())
+        )
         await uow.commit()
     return chosen
+
+
+async def _selected_calendars(runtime: Runtime, provider: CalendarProvider, connection_id: str) -> list[_CalendarRef]:
+    """The calendars to sync, as the stored calendar list has them."""
+    async with UnitOfWork(runtime) as uow:
+        rows = await uow.session.execute(
+            select(models.Calendar.id, models.Calendar.provider_calendar_id, models.Calendar.name, models.Calendar.read_only)
+            .where(models.Calendar.connection_id == connection_id, models.Calendar.selected.is_(True))
+            .order_by(models.Calendar.id)
+        )
+        return [
+            _CalendarRef(id_, provider_id, name, provider.capabilities.write and not read_only)
+            for id_, provider_id, name, read_only in rows
+        ]
 
 
 # --- syncing one calendar -------------------------------------------------------------------
@@ -309,11 +333,13 @@ async def _refresh_calendars(
 class _Local:
     hashes: list[str] = field(default_factory=list)
     origin: Origin = Origin.PROVIDER
-    modified_at: datetime | None = None
 
-    def state(self, outbound_hash: str | None = None) -> LocalState:
-        digest = combine_fingerprints(self.hashes)
-        return LocalState(digest, outbound_hash or digest, self.origin, self.modified_at)
+    @property
+    def digest(self) -> str:
+        return combine_fingerprints(self.hashes)
+
+    def state(self, outbound_hash: str | None = None, modified_at: datetime | None = None) -> LocalState:
+        return LocalState(self.digest, outbound_hash or self.digest, self.origin, modified_at)
 
 
 @dataclass
@@ -324,6 +350,15 @@ class _Step:
     remote: RemoteState | None
     local: LocalState | None
     item: RemoteItem | None
+
+
+def _untouched(
+    status: Status | None, item: RemoteItem | None, local: _Local | None, changes: ChangeSet, deleted: set[str]
+) -> bool:
+    """An item neither side touched since the last sync: most of them, skipped without planning."""
+    if status is None or item is not None or local is None or changes.full or status.item_id in deleted:
+        return False
+    return local.digest == status.local_hash
 
 
 def _remote_state(item: RemoteItem) -> RemoteState:
@@ -374,11 +409,15 @@ class _CalendarRun:
         async with UnitOfWork(self.runtime) as uow:
             state = await uow.session.get(models.SyncState, calendar.id)
             cursor = None if self.full or state is None else state.cursor
+            known = models.SyncItem
+            rows = await uow.session.execute(
+                select(known.item_id, known.ical_uid, known.etag, known.remote_hash, known.local_hash, known.origin).where(
+                    known.calendar_id == calendar.id
+                )
+            )
             statuses = {
-                row.ical_uid: Status(row.item_id, row.ical_uid, row.etag, row.remote_hash, row.local_hash, Origin(row.origin))
-                for row in (
-                    await uow.session.scalars(select(models.SyncItem).where(models.SyncItem.calendar_id == calendar.id))
-                ).all()
+                uid: Status(item_id, uid, etag, remote_hash, local_hash, Origin(origin))
+                for item_id, uid, etag, remote_hash, local_hash, origin in rows
             }
         started = time.perf_counter()
         known_etags = {s.item_id: s.etag for s in statuses.values()}
@@ -414,20 +453,26 @@ class _CalendarRun:
     async def _locals(self, calendar_id: str, uid: str | None = None) -> dict[str, _Local]:
         """The mirror's side of every series of the calendar (or of one)."""
         found: dict[str, _Local] = defaultdict(_Local)
-        statement = select(
-            models.Event.ical_uid, models.Event.content_hash, models.Event.origin, models.Event.updated_at
-        ).where(models.Event.calendar_id == calendar_id)
+        statement = select(models.Event.ical_uid, models.Event.content_hash, models.Event.origin).where(
+            models.Event.calendar_id == calendar_id
+        )
         if uid is not None:
             statement = statement.where(models.Event.ical_uid == uid)
         async with UnitOfWork(self.runtime) as uow:
-            rows = await uow.session.execute(statement)
-            for uid, digest, origin, updated_at in rows:
-                local = found[uid]
+            for row_uid, digest, origin in await uow.session.execute(statement):
+                local = found[row_uid]
                 local.hashes.append(digest or "")
                 local.origin = Origin(origin)
-                if local.modified_at is None or updated_at > local.modified_at:
-                    local.modified_at = updated_at
         return dict(found)
+
+    async def _modified_at(self, calendar_id: str, uid: str) -> datetime | None:
+        """When calmesh last changed a series (only NEWEST_WINS asks, and only for conflicts)."""
+        async with UnitOfWork(self.runtime) as uow:
+            return await uow.session.scalar(
+                select(func.max(models.Event.updated_at)).where(
+                    models.Event.calendar_id == calendar_id, models.Event.ical_uid == uid
+                )
+            )
 
     def _refuse_mass_deletion(
         self,
@@ -463,6 +508,8 @@ class _CalendarRun:
         steps = []
         for uid in statuses.keys() | remote_items.keys() | locals_.keys():
             status, item = statuses.get(uid), remote_items.get(uid)
+            if _untouched(status, item, locals_.get(uid), changes, deleted):
+                continue
             remote: RemoteState | None
             if item is not None:
                 remote = _remote_state(item)
@@ -472,7 +519,11 @@ class _CalendarRun:
                 remote = RemoteState(status.item_id, status.etag, status.remote_hash)  # not changed
             else:
                 remote = None
-            local = locals_[uid].state(outbound.get(uid)) if uid in locals_ else None
+            local = None
+            if uid in locals_:
+                newest = self.settings.conflict_policy is ConflictPolicy.NEWEST_WINS and remote is not None
+                modified_at = await self._modified_at(calendar.id, uid) if newest else None
+                local = locals_[uid].state(outbound.get(uid), modified_at)
             decision = decide(
                 status,
                 remote,
@@ -742,7 +793,7 @@ class _CalendarRun:
                     }
                 )
             if records:
-                await uow.session.execute(insert(models.SyncItem), records)
+                await uow.session.execute(insert(models.SyncItem.__table__), records)
             await uow.commit()
         report.pulled = len(items)
         self._progress(calendar, len(items), len(items))
@@ -759,9 +810,9 @@ class _CalendarRun:
                 state.last_full_sync_at = now
             state.problems = report.problems or None
             state.last_error = None
-            state.item_count = len(
-                (await uow.session.scalars(select(models.SyncItem.item_id).where(models.SyncItem.calendar_id == calendar.id))).all()
-            )
+            state.item_count = await uow.session.scalar(
+                select(func.count()).select_from(models.SyncItem).where(models.SyncItem.calendar_id == calendar.id)
+            ) or 0
             await uow.commit()
 
 
@@ -790,7 +841,7 @@ async def push_series(runtime: Runtime, tenant_id: str, calendar_id: str, uid: s
         run = _CalendarRun(runtime, provider, tenant_id, connection_id, settings, False, _no_checkpoint, None)
         report = CalendarSyncReport(ref.id, ref.name)
         found = await run._locals(ref.id, uid)
-        local = found[uid].state() if uid in found else None
+        local = found[uid].state(modified_at=await run._modified_at(ref.id, uid)) if uid in found else None
         remote = RemoteState(status.item_id, status.etag, status.remote_hash) if status else None
         if status is None and local is None:
             return report

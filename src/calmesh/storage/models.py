@@ -136,6 +136,8 @@ class Connection(Timestamped, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None]
     last_sync_at: Mapped[datetime | None]
+    #: When the provider's calendar list was last read (a sync re-reads it when it is stale).
+    calendars_refreshed_at: Mapped[datetime | None]
     #: When the scheduler should sync it next (None: as soon as it can).
     next_sync_at: Mapped[datetime | None] = mapped_column(index=True)
     #: The provider asked us to wait until then (PRODUCT.md S5).

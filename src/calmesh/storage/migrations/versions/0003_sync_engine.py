@@ -57,6 +57,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('connections', schema=None) as batch_op:
         batch_op.add_column(sa.Column('account', sa.JSON(), nullable=False, server_default='{}'))
+        batch_op.add_column(sa.Column('calendars_refreshed_at', calmesh.storage.types.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('next_sync_at', calmesh.storage.types.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('rate_limited_until', calmesh.storage.types.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('full_sync_requested', sa.Boolean(), nullable=False, server_default=sa.false()))
@@ -90,6 +91,7 @@ def downgrade() -> None:
         batch_op.drop_column('full_sync_requested')
         batch_op.drop_column('rate_limited_until')
         batch_op.drop_column('next_sync_at')
+        batch_op.drop_column('calendars_refreshed_at')
         batch_op.drop_column('account')
 
     with op.batch_alter_table('sync_items', schema=None) as batch_op:
