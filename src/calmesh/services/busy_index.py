@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 
 from calmesh.availability.busy import busy_intervals
 from calmesh.domain.events import Event, Visibility
@@ -26,6 +26,7 @@ from calmesh.domain.intervals import Interval
 from calmesh.domain.recurrence import expand_events
 from calmesh.services.unit_of_work import UnitOfWork
 from calmesh.storage import models
+from calmesh.storage.database import insert_many
 from calmesh.storage.event_rows import event_from_row, zone_named
 
 __all__ = [
@@ -110,9 +111,7 @@ async def _index(uow: UnitOfWork, calendar: models.Calendar, described: Describe
                 "tenant_id": calendar.tenant_id, "calendar_id": calendar.id, "event_id": row_of[id(event)],
                 "ical_uid": event.uid, "start_ts": start, "end_ts": end, "title": title,
             })
-    if records:
-        # The table, not the ORM class: one executemany instead of a RETURNING per batch.
-        await uow.session.execute(insert(models.BusyBlock.__table__), records)
+    await insert_many(uow.session, models.BusyBlock, records)
 
 
 def _default_coverage(calendar: models.Calendar) -> None:

@@ -305,6 +305,9 @@ async def disconnect(runtime: Runtime, tenant_id: str, integration_id: str) -> N
     async with UnitOfWork(runtime) as uow:
         connection = await _connection(uow, tenant_id, integration_id)
         await delete_credentials(uow, tenant_id, connection.id)
+        # Flushed first: with no relationship between the two, the unit of work may delete the
+        # connection first, whose ON DELETE CASCADE takes the credentials row with it.
+        await uow.session.flush()
         await uow.session.delete(connection)
         await uow.commit()
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from calmesh.domain.events import Event
 from calmesh.ids import new_id
 from calmesh.services import busy_index
 from calmesh.services.unit_of_work import UnitOfWork
 from calmesh.storage import models
+from calmesh.storage.database import insert_many
 from calmesh.storage.event_rows import row_values
 from calmesh.sync.fingerprint import event_fingerprint
 
@@ -175,9 +176,7 @@ async def load_events(
         }
         for row_id, event in described
     ]
-    if records:
-        # The table, not the ORM class: one executemany instead of the ORM's batched RETURNINGs.
-        await uow.session.execute(insert(models.Event.__table__), records)
+    await insert_many(uow.session, models.Event, records)
     # Indexing what was just inserted saves reading it back, when it is all the calendar holds.
     await busy_index.reindex_calendar(uow, calendar, described if was_empty else None)
     return len(records)

@@ -51,6 +51,7 @@ from calmesh.services.credentials import load_credentials
 from calmesh.services.runtime import Runtime
 from calmesh.services.unit_of_work import UnitOfWork
 from calmesh.storage import models
+from calmesh.storage.database import insert_many
 from calmesh.storage.event_rows import event_from_row
 from calmesh.sync.fingerprint import combine_fingerprints, item_fingerprint
 from calmesh.sync.outbound import TAG, for_provider, merge_from_provider
@@ -172,9 +173,7 @@ async def _claim(runtime: Runtime, connection_id: str, owner: str) -> None:
         raise InvalidState("this integration is already syncing, or it is disconnected")
 
 
-async def _finish(
-    runtime: Runtime, connection_id: str, owner: str, *, error: CalmeshError | None, failures: int = 0
-) -> None:
+async def _finish(runtime: Runtime, connection_id: str, owner: str, started_at: datetime, *, error: CalmeshError | None) -> None:
     """Release the lease and set the state, the error and when to sync next."""
     now = _now()
     async with UnitOfWork(runtime) as uow:
@@ -183,24 +182,29 @@ async def _finish(
             return
         settings = SyncSettings.model_validate(connection.settings or {})
         frequency = timedelta(minutes=settings.sync_frequency)
+        # A resync asked for while this sync ran (or a schedule already later than its start)
+        # is kept: finishing must not push a requested sync back by a whole frequency.
+        requested = connection.next_sync_at if connection.next_sync_at and connection.next_sync_at >= started_at else None
         connection.sync_lease_owner = connection.sync_lease_until = None
         if error is None:
             connection.status, connection.last_error = "ACTIVE", None
             connection.last_sync_at, connection.failure_count = now, 0
             connection.rate_limited_until = None
-            connection.next_sync_at = now + frequency
+            following = now + frequency
         elif isinstance(error, ProviderRateLimited):
             wait = timedelta(seconds=error.retry_after if error.retry_after is not None else 60)
             connection.status = "ACTIVE"
-            connection.rate_limited_until = connection.next_sync_at = now + wait
+            connection.rate_limited_until = following = now + wait
+            requested = None  # the provider's word beats a request
             connection.last_error, connection.last_error_at = error.message, now
         else:
             connection.status = "TOKEN_EXPIRED" if isinstance(error, ProviderAuthFailed) else "ERROR"
             connection.last_error, connection.last_error_at = error.message, now
-            connection.failure_count = failures or connection.failure_count + 1
+            connection.failure_count += 1
             # Retry soon, then less often: 1, 2, 4… minutes, never later than the usual frequency.
             backoff = timedelta(minutes=2 ** min(connection.failure_count - 1, 10))
-            connection.next_sync_at = now + min(backoff, frequency)
+            following = now + min(backoff, frequency)
+        connection.next_sync_at = min(following, requested) if requested else following
         await uow.commit()
 
 
@@ -217,7 +221,7 @@ async def sync_connection(
 ) -> SyncReport:
     """Sync every selected calendar of a connection. Raises what made the sync fail, after
     recording it on the connection (state ERROR or TOKEN_EXPIRED, ``lastError``)."""
-    owner = uuid.uuid4().hex
+    owner, started_at = uuid.uuid4().hex, _now()
     await _claim(runtime, connection_id, owner)
     report = SyncReport(connection_id)
     try:
@@ -246,10 +250,12 @@ async def sync_connection(
             assert first is not None
             raise type(first)(f"{len(failed)} of {len(report.calendars)} calendars did not sync — {names}")
     except CalmeshError as error:
-        await _finish(runtime, connection_id, owner, error=error)
+        await _finish(runtime, connection_id, owner, started_at, error=error)
         raise
     except BaseException:
-        await _finish(runtime, connection_id, owner, error=CalmeshError("the sync failed unexpectedly; see the server log"))
+        await _finish(
+            runtime, connection_id, owner, started_at, error=CalmeshError("the sync failed unexpectedly; see the server log")
+        )
         raise
     async with UnitOfWork(runtime) as uow:
         if full:
@@ -257,7 +263,7 @@ async def sync_connection(
                 update(models.Connection).where(models.Connection.id == connection_id).values(full_sync_requested=False)
             )
             await uow.commit()
-    await _finish(runtime, connection_id, owner, error=None)
+    await _finish(runtime, connection_id, owner, started_at, error=None)
     return report
 
 
@@ -792,8 +798,7 @@ class _CalendarRun:
                         "origin": origin.value,
                     }
                 )
-            if records:
-                await uow.session.execute(insert(models.SyncItem.__table__), records)
+            await insert_many(uow.session, models.SyncItem, records)
             await uow.commit()
         report.pulled = len(items)
         self._progress(calendar, len(items), len(items))
