@@ -56,11 +56,11 @@ HIDDEN_TITLE = "Busy"
 BOOKING_SOURCE = "booking"
 
 
-def resolve_zone(name: str) -> ZoneInfo:
+def resolve_zone(name: str, field: str = "timeZone") -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidTimeZone(f"unknown time zone {name!r}: use an IANA name such as 'Europe/Berlin'", field="timeZone") from None
+        raise InvalidTimeZone(f"unknown time zone {name!r}: use an IANA name such as 'Europe/Berlin'", field=field) from None
 
 
 def _as_instant(value: datetime | date, zone: tzinfo, *, end: bool) -> datetime:
@@ -79,14 +79,19 @@ def parse_when(text: str, field: str) -> datetime | date:
         raise InvalidInput(f"{field} must be an ISO date or date-time, got {text!r}", field=field) from None
 
 
+def parse_instant(value: str | datetime | date, zone: tzinfo, field: str, *, end: bool = False) -> datetime:
+    """One API time bound as a UTC instant: a date is its midnight in ``zone`` (an ``end`` date is
+    inclusive, so the next midnight); a naive date-time is wall time in ``zone``."""
+    return _as_instant(parse_when(value, field) if isinstance(value, str) else value, zone, end=end)
+
+
 def parse_window(
     start: str | datetime | date, end: str | datetime | date, zone: tzinfo, *, names: tuple[str, str] = ("start", "end")
 ) -> Interval:
     """The half-open UTC window for API inputs: dates (``end`` inclusive) or date-times
     (``end`` exclusive; naive ones read in ``zone``)."""
-    start = parse_when(start, names[0]) if isinstance(start, str) else start
-    end = parse_when(end, names[1]) if isinstance(end, str) else end
-    window_start, window_end = _as_instant(start, zone, end=False), _as_instant(end, zone, end=True)
+    window_start = parse_instant(start, zone, names[0])
+    window_end = parse_instant(end, zone, names[1], end=True)
     if window_end <= window_start:
         raise InvalidInput(f"{names[0]} must be before {names[1]}", field=names[1])
     if window_end - window_start > MAX_WINDOW:

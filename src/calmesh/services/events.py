@@ -42,8 +42,6 @@ Every query is filtered by tenant: another tenant's event id is a 404 exactly li
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import logging
 import re
@@ -52,10 +50,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import EmailStr, Field, model_validator
-from sqlalchemy import ColumnElement, Text, and_, cast, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from typing_extensions import TypedDict
 
 from calmesh.domain.events import (
@@ -78,15 +76,14 @@ from calmesh.errors import (
     InvalidCalendarData,
     InvalidInput,
     InvalidState,
-    InvalidTimeZone,
     NotFound,
 )
 from calmesh.ical import parse_calendar
 from calmesh.ids import new_id
 from calmesh.schemas import ApiModel, Page
 from calmesh.services import mirror, sync
-from calmesh.services.availability import parse_when, parse_window
-from calmesh.services.pagination import paginate
+from calmesh.services.availability import parse_instant, parse_window, resolve_zone
+from calmesh.services.pagination import decode_cursor, encode_cursor, paginate
 from calmesh.services.runtime import Runtime
 from calmesh.services.unit_of_work import UnitOfWork
 from calmesh.storage import models
@@ -399,32 +396,15 @@ async def get_event(runtime: Runtime, tenant_id: str, event_id: str) -> EventRea
 # --- reading: lists -------------------------------------------------------------------------
 
 
-def _zone(name: str, field: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidTimeZone(f"unknown time zone {name!r}: use an IANA name such as 'Europe/Berlin'", field=field) from None
-
-
-def _instant(text: str | datetime | dt.date, zone: tzinfo, field: str, *, end: bool = False) -> datetime:
-    """An API time bound as a UTC instant: dates are midnight in ``zone`` (an ``end`` date is
-    inclusive, so it means the next midnight), naive date-times wall time in ``zone``."""
-    value = parse_when(text, field) if isinstance(text, str) else text
-    if not isinstance(value, datetime):
-        day = value + timedelta(days=1) if end else value
-        value = datetime.combine(day, dt.time())
-    return (value if value.tzinfo else value.replace(tzinfo=zone)).astimezone(UTC)
-
-
 def _wall(instant: datetime, zone: tzinfo) -> datetime:
     """``instant``'s wall time in ``zone``, stored the mirror's way for all-day and floating rows."""
     return instant.astimezone(zone).replace(tzinfo=UTC)
 
 
 def _recurs() -> ColumnElement[bool]:
-    # RDATE lists are JSON: SQLAlchemy stores a Python None there as JSON 'null', not SQL NULL.
-    has_rdates = and_(models.Event.rdates.is_not(None), cast(models.Event.rdates, Text) != "null")
-    return and_(models.Event.recurrence_id.is_(None), or_(models.Event.rrule.is_not(None), has_rdates))
+    return and_(
+        models.Event.recurrence_id.is_(None), or_(models.Event.rrule.is_not(None), models.Event.rdates.is_not(None))
+    )
 
 
 def _in_window(low: datetime | None, high: datetime | None, zone: tzinfo) -> ColumnElement[bool]:
@@ -467,17 +447,17 @@ async def list_events(
     default; an ``end`` date is inclusive). ``updatedSince`` keeps rows changed since then — with
     ``expand``, the series that have such a row. Deleted events are not reported.
     """
-    zone = _zone(time_zone or "UTC", "timeZone")
+    zone = resolve_zone(time_zone or "UTC")
     filters: list[ColumnElement[bool]] = [models.Event.tenant_id == tenant_id]
     if updated_since is not None:
-        filters.append(models.Event.updated_at >= _instant(updated_since, zone, "updatedSince"))
+        filters.append(models.Event.updated_at >= parse_instant(updated_since, zone, "updatedSince"))
     if expand:
         if start is None or end is None:
             raise InvalidInput("expand=true needs start and end", field="start" if start is None else "end")
         window = parse_window(start, end, zone)
         return await _list_occurrences(runtime, tenant_id, calendar_id, filters, window, zone, limit, cursor)
-    low = _instant(start, zone, "start") if start is not None else None
-    high = _instant(end, zone, "end", end=True) if end is not None else None
+    low = parse_instant(start, zone, "start") if start is not None else None
+    high = parse_instant(end, zone, "end", end=True) if end is not None else None
     if low is not None and high is not None and high <= low:
         raise InvalidInput("start must be before end", field="end")
     if low is not None or high is not None:
@@ -492,20 +472,18 @@ async def list_events(
         return Page[EventRead](data=await _reads(uow, page.data), next_cursor=page.next_cursor)
 
 
+_OFFSET = re.compile(r"offset:(\d{1,9})")
+
+
 def _encode_offset(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
+    return encode_cursor(f"offset:{offset}")
 
 
 def _decode_offset(cursor: str | None) -> int:
     if not cursor:
         return 0
-    try:
-        text = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        text = ""
-    match = re.fullmatch(r"offset:(\d{1,9})", text)
-    if match is None:
-        raise InvalidInput("the cursor is not one this API gave out", field="cursor")
+    match = _OFFSET.fullmatch(decode_cursor(cursor, _OFFSET))
+    assert match is not None
     return int(match[1])
 
 
@@ -719,7 +697,7 @@ def _event_time(value: EventTimeIn, default_zone: str | None, field: str) -> Eve
     moment = value.date_time
     zone_name = value.time_zone or default_zone
     if zone_name is not None:
-        zone = _zone(zone_name, f"{field}.timeZone" if value.time_zone else "timeZone")
+        zone = resolve_zone(zone_name, f"{field}.timeZone" if value.time_zone else "timeZone")
         local = moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
         return EventTime(local, zone.key)
     if moment.tzinfo is None:

@@ -1,8 +1,9 @@
 """The local mirror: domain events in and out of the ``events`` table.
 
 Everything that changes the mirror — the sync engine, the API's ``/v1/events`` writes, tests —
-goes through :func:`upsert_event` and :func:`delete_event`, which keep the busy index of the
-event's series current in the same transaction (only that series is recomputed).
+goes through these functions (:func:`replace_series` for a whole series, :func:`upsert_event`
+for one event, :func:`delete_series`/:func:`delete_event`, :func:`load_events` for an import),
+which keep the busy index of the series current in the same transaction.
 Rows follow :mod:`calmesh.storage.event_rows`.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
@@ -36,6 +38,13 @@ class MirrorKey:
 
 async def _calendar(uow: UnitOfWork, tenant_id: str, calendar_id: str) -> models.Calendar:
     return await uow.owned(models.Calendar, calendar_id, tenant_id, "no such calendar")
+
+
+def _fill(row: models.Event, event: Event, values: dict[str, Any]) -> None:
+    """Write ``event`` (as ``values``, its row values) into ``row``, with its fingerprint."""
+    for field, value in values.items():
+        setattr(row, field, value)
+    row.content_hash = event_fingerprint(event)
 
 
 async def upsert_event(
@@ -65,9 +74,7 @@ async def upsert_event(
         uow.session.add(row)
     else:
         row.version += 1
-    for field, value in values.items():
-        setattr(row, field, value)
-    row.content_hash = event_fingerprint(event)
+    _fill(row, event, values)
     row.provider_event_id = provider_event_id or row.provider_event_id
     row.etag, row.raw = etag, raw
     await uow.session.flush()
@@ -122,9 +129,7 @@ async def replace_series(
             row = models.Event(id=new_id("evt"), tenant_id=tenant_id, calendar_id=calendar_id, version=0)
             uow.session.add(row)
         row.version += 1
-        for field, value in values.items():
-            setattr(row, field, value)
-        row.content_hash = event_fingerprint(event)
+        _fill(row, event, values)
         row.origin = origin
         # Left as they were unless given: an edit in calmesh does not move the provider's copy.
         row.provider_event_id = provider_event_id or row.provider_event_id

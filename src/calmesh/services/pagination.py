@@ -20,7 +20,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from calmesh.errors import InvalidInput
 from calmesh.schemas import Page
 
-__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "paginate"]
+__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "decode_cursor", "encode_cursor", "paginate"]
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -30,18 +30,20 @@ ReadT = TypeVar("ReadT")
 _ID_SHAPE = re.compile(r"^[a-z]{2,8}_[0-9a-z]{26}$")
 
 
-def _encode(last_id: str) -> str:
-    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+def encode_cursor(text: str) -> str:
+    """``text`` as an opaque cursor (so nobody builds on its shape)."""
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str) -> str:
+def decode_cursor(cursor: str, shape: re.Pattern[str]) -> str:
+    """The text of a cursor :func:`encode_cursor` made, which must match ``shape``."""
     try:
-        last_id = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+        text = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        last_id = ""
-    if not _ID_SHAPE.match(last_id):
+        text = ""
+    if not shape.fullmatch(text):
         raise InvalidInput("the cursor is not one this API gave out", field="cursor")
-    return last_id
+    return text
 
 
 async def paginate(
@@ -54,11 +56,11 @@ async def paginate(
     cursor: str | None,
 ) -> Page[ReadT]:
     if cursor:
-        statement = statement.where(id_column > _decode(cursor))
+        statement = statement.where(id_column > decode_cursor(cursor, _ID_SHAPE))
     rows: Sequence[Any] = (
         await session.scalars(statement.order_by(id_column).limit(limit + 1))
     ).all()
     has_more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = _encode(getattr(rows[-1], id_column.key)) if has_more else None
+    next_cursor = encode_cursor(getattr(rows[-1], id_column.key)) if has_more else None
     return Page[ReadT](data=[to_read(row) for row in rows], next_cursor=next_cursor)

@@ -599,7 +599,8 @@ class _CalendarRun:
             await self._record_conflict(uow, calendar, step)
             report.conflicts += 1
         if action is Action.PULL:
-            item = step.item or await self.provider.get(calendar.provider_id, step.remote.item_id if step.remote else "")
+            assert step.remote is not None, "a pull has something to pull"
+            item = step.item or await self.provider.get(calendar.provider_id, step.remote.item_id)
             if item is None:
                 await self._delete_locally(uow, calendar, step.uid)
                 report.deleted_locally += 1

@@ -167,11 +167,9 @@ def decide(
             return settle("created on both sides with different content")
         if remote is not None:
             return Decision(Action.PULL, reason="new at the provider")
-        if local is not None:
-            if can_push:
-                return Decision(Action.PUSH_CREATE, reason="new in calmesh")
-            return Decision(Action.SKIP, reason="new in calmesh, but this calendar is not written to")
-        raise ValueError("an item needs a status or at least one side")
+        if can_push:
+            return Decision(Action.PUSH_CREATE, reason="new in calmesh")
+        return Decision(Action.SKIP, reason="new in calmesh, but this calendar is not written to")
 
     remote_changed = remote is not None and remote.hash != status.remote_hash
     local_changed = local is not None and local.hash != status.local_hash

@@ -16,7 +16,13 @@ branch_labels = None
 depends_on = None
 
 
+#: Nullable JSON columns written before they stored Python None as SQL NULL (models.NULLABLE_JSON).
+_JSON_NULLS = [("events", "rdates"), ("events", "exdates"), ("events", "organizer"), ("events", "conference"), ("bookings", "conference")]
+
+
 def upgrade() -> None:
+    for table, column in _JSON_NULLS:
+        op.execute(f"UPDATE {table} SET {column} = NULL WHERE CAST({column} AS TEXT) = 'null'")
     op.create_table('sync_conflicts',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('tenant_id', sa.String(length=40), nullable=False),
