@@ -151,7 +151,9 @@ async def test_connect_lists_and_gets_without_the_password(api: httpx.AsyncClien
     assert [i["id"] for i in listed.json()["data"]] == [created["id"]]
     got = await api.get(f"/v1/integrations/{created['id']}")
     assert got.status_code == 200 and password not in got.text
-    assert got.json() == created
+    # The embedded worker may already be syncing it: only what a sync changes may differ.
+    moving = {"status", "lastSyncAt", "lastError"}
+    assert {k: v for k, v in got.json().items() if k not in moving} == {k: v for k, v in created.items() if k not in moving}
 
     calendars = await api.get(f"/v1/integrations/{created['id']}/calendars", params={"limit": 500})
     assert calendars.status_code == 200, calendars.text
