@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     embedded_worker: bool = True
     #: How often the embedded scheduler looks for connections due to sync, in seconds.
     scheduler_tick_seconds: float = Field(default=15.0, gt=0)
+    #: How long a webhook receiver has to answer, in seconds (the whole exchange).
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    #: The first retry of a failed webhook delivery waits about this long; each next one three
+    #: times longer (at most 6 h), for at least 24 h.
+    webhook_first_retry_seconds: float = Field(default=5.0, gt=0)
+    #: How many days announced events (and their delivery logs) are kept for listing and replay.
+    webhook_event_retention_days: int = Field(default=30, ge=1)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -14,6 +14,7 @@ The tree::
     ├── SlotUnavailable             the hosts are busy then (carries the clashes)
     ├── InvalidState                the resource's state does not allow this now
     ├── AuthenticationFailed        no or unknown API key
+    │   └── WebhookVerificationFailed   a webhook's signature does not match, or it is stale
     ├── PermissionDenied            a known caller may not do this
     ├── VaultError                  the credential vault refused
     │   ├── DecryptionFailed        tampered, swapped, or wrong key
@@ -69,6 +70,7 @@ __all__ = [
     "UnsafeUrl",
     "UnsupportedCalendarFormat",
     "VaultError",
+    "WebhookVerificationFailed",
 ]
 
 
@@ -138,6 +140,10 @@ class InvalidState(CalmeshError):
 
 class AuthenticationFailed(CalmeshError):
     """A valid API key is required: send it as 'Authorization: Bearer <key>'."""
+
+
+class WebhookVerificationFailed(AuthenticationFailed):
+    """The webhook's signature does not match any secret, or its timestamp is too old."""
 
 
 class PermissionDenied(CalmeshError):

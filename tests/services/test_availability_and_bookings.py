@@ -204,3 +204,29 @@ async def test_round_robin_goes_to_the_free_host_booked_least_recently(runtime: 
     assert also_nine.host_ids == [b]
     with pytest.raises(SlotUnavailable):
         await bookings.create_booking(runtime, tenant, booking(event_type, at(9)))
+
+
+async def test_bookings_announce_created_rescheduled_and_cancelled_with_the_change(runtime: Runtime) -> None:
+    tenant = await make_tenant(runtime)
+    host = await make_user(runtime, tenant, "host@example.com")
+    event_type = await _event_type(runtime, tenant, [host])
+    made = await bookings.create_booking(runtime, tenant, booking(event_type, at(10)))
+    with pytest.raises(SlotUnavailable):  # refused: nothing happened, nothing announced
+        await bookings.create_booking(runtime, tenant, booking(event_type, at(10)))
+    await bookings.update_booking(runtime, tenant, made.id, bookings.BookingUpdate(notes="bring slides"))  # not a reschedule
+    await bookings.update_booking(runtime, tenant, made.id, bookings.BookingUpdate(start=at(11)))
+    await bookings.cancel_booking(runtime, tenant, made.id, bookings.BookingCancel(reason="ill"))
+    await bookings.cancel_booking(runtime, tenant, made.id, bookings.BookingCancel(reason="ill"))  # twice: once
+
+    async with UnitOfWork(runtime) as uow:
+        rows = [
+            (r.type, r.data, r.tenant_id)
+            for r in (await uow.session.scalars(select(models.WebhookEvent).order_by(models.WebhookEvent.id))).all()
+        ]
+    assert [kind for kind, _, _ in rows] == ["booking.created", "booking.rescheduled", "booking.cancelled"]
+    created, rescheduled, cancelled = (data for _, data, _ in rows)
+    assert created["id"] == made.id and created["status"] == "confirmed" and created["hostIds"] == [host]
+    assert datetime.fromisoformat(rescheduled["start"]) == at(11)
+    assert datetime.fromisoformat(rescheduled["previousStart"]) == at(10)
+    assert cancelled["status"] == "cancelled" and cancelled["cancellationReason"] == "ill"
+    assert all(owner == tenant for _, _, owner in rows)

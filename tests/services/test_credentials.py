@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from calmesh.services.credentials import delete_credentials, load_credentials, s
 from calmesh.services.key_rotation import rotate_keys
 from calmesh.services.runtime import Runtime
 from calmesh.services.unit_of_work import UnitOfWork
+from calmesh.services.webhook_delivery import open_secrets
+from calmesh.services.webhooks import WebhookCreate, create_webhook
 from calmesh.storage import models
 
 
@@ -113,3 +116,20 @@ async def test_rotation_rewraps_everything_while_a_server_keeps_serving(runtime:
         assert kek_ids == {report.new_key_id}
         for connection_id in connection_ids[::37]:
             assert (await load_credentials(uow, tenant_id, connection_id))["token"] == f"secret-{connection_id}"
+
+
+async def test_rotation_rewraps_webhook_signing_secrets_too(runtime: Runtime) -> None:
+    tenant_id, _ = await _connections(runtime, 0)
+    # Private addresses allowed so the webhook URL needs no DNS (this machine has no internet).
+    lenient = Runtime(runtime.settings.model_copy(update={"allow_private_network": True}), runtime.engine, runtime.sessions, runtime.vault)
+    created = await create_webhook(lenient, tenant_id, WebhookCreate(url="http://127.0.0.1:9/hook"))
+    key_file = runtime.settings.resolved_key_file
+    rotating = Runtime(runtime.settings, runtime.engine, runtime.sessions, Vault(KeyFileProvider(key_file)))
+
+    report = await rotate_keys(rotating)
+
+    reader = Runtime(runtime.settings, runtime.engine, runtime.sessions, Vault(KeyFileProvider(key_file)))
+    async with UnitOfWork(reader) as uow:
+        rows = list((await uow.session.scalars(select(models.WebhookSecret))).all())
+        assert {row.kek_id for row in rows} == {report.new_key_id}
+        assert open_secrets(reader, rows, datetime.now(timezone.utc)) == [created.secret]

@@ -26,6 +26,8 @@ from calmesh.api.routers import (
     integrations,
     tenant,
     users,
+    webhook_events,
+    webhooks,
 )
 from calmesh.config import Settings, load_settings
 from calmesh.jobs.embedded import EmbeddedWorker
@@ -77,7 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)
 
-    for module in (health, tenant, api_keys, users, integrations, events, event_types, availability, bookings):
+    for module in (
+        health, tenant, api_keys, users, integrations, events, event_types, availability, bookings, webhooks, webhook_events,
+    ):
         app.include_router(module.router)
 
     # The docs page's assets are served from the package, so it works on a machine that

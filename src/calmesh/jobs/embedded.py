@@ -1,14 +1,18 @@
-"""The runner inside ``calmesh serve``: scheduled syncs with nothing else to start."""
+"""The runner inside ``calmesh serve``: scheduled syncs, daily credential checks and webhook
+deliveries, with nothing else to start."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
-from calmesh.jobs.tasks import sync_connection_job
-from calmesh.services.runtime import Runtime
+from calmesh.jobs.tasks import check_credentials_job, sync_connection_job
+from calmesh.services.integrations import due_credential_checks
+from calmesh.services.runtime import Runtime, run_rounds
 from calmesh.services.sync import due_connections
+from calmesh.services.webhook_delivery import WebhookDispatcher
 
 __all__ = ["EmbeddedWorker"]
 
@@ -25,9 +29,11 @@ class EmbeddedWorker:
         self._running: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
+        self.webhooks = WebhookDispatcher(runtime)
 
     def start(self) -> None:
         self._loop_task = asyncio.create_task(self._loop(), name="calmesh-scheduler")
+        self.webhooks.start()
 
     async def stop(self) -> None:
         tasks = [t for t in (self._loop_task, *self._tasks) if t is not None]
@@ -36,32 +42,30 @@ class EmbeddedWorker:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.webhooks.stop()
 
     async def _loop(self) -> None:
-        signal = self.runtime.signals.sync_requested
-        tick = self.runtime.settings.scheduler_tick_seconds
-        while True:
-            signal.clear()
-            try:
-                await self.run_due()
-            except Exception:  # the scheduler must outlive any one bad tick
-                log.exception("scheduler tick failed")
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(signal.wait(), timeout=tick)
+        await run_rounds(self.runtime.signals.sync_requested, self.runtime.settings.scheduler_tick_seconds, self.run_due, "scheduler tick")
 
     async def run_due(self) -> None:
-        """Start a sync for every due connection not already syncing here."""
+        """Start a sync for every due connection, and a check of every credential not proven for
+        a day, unless that connection is already busy here."""
         for connection_id in await due_connections(self.runtime):
-            if connection_id in self._running:
-                continue
-            self._running.add(connection_id)
-            task = asyncio.create_task(self._run(connection_id), name=f"sync-{connection_id}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._start(connection_id, sync_connection_job)
+        for connection_id in await due_credential_checks(self.runtime):
+            self._start(connection_id, check_credentials_job)
 
-    async def _run(self, connection_id: str) -> None:
+    def _start(self, connection_id: str, job: Callable[[Runtime, str], Awaitable[None]]) -> None:
+        if connection_id in self._running:
+            return
+        self._running.add(connection_id)
+        task = asyncio.create_task(self._run(connection_id, job), name=f"{job.__name__}-{connection_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, connection_id: str, job: Callable[[Runtime, str], Awaitable[None]]) -> None:
         try:
             async with self._slots:
-                await sync_connection_job(self.runtime, connection_id)
+                await job(self.runtime, connection_id)
         finally:
             self._running.discard(connection_id)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 
 from calmesh.errors import CalmeshError, InvalidState
+from calmesh.services.integrations import check_credentials
 from calmesh.services.runtime import Runtime
 from calmesh.services.sync import sync_connection
 
-__all__ = ["sync_connection_job"]
+__all__ = ["check_credentials_job", "sync_connection_job"]
 
 log = logging.getLogger(__name__)
 
@@ -32,3 +33,13 @@ async def sync_connection_job(runtime: Runtime, connection_id: str) -> None:
                 "conflicts": report.total("conflicts"),
             },
         )
+
+
+async def check_credentials_job(runtime: Runtime, connection_id: str) -> None:
+    """The daily health check: do the connection's credentials still work?"""
+    try:
+        state = await check_credentials(runtime, connection_id)
+    except CalmeshError as error:
+        log.warning("credential check failed", extra={"connection_id": connection_id, "error": error.message})
+    else:
+        log.info("credentials checked", extra={"connection_id": connection_id, "state": state})

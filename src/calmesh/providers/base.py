@@ -148,6 +148,11 @@ class CalendarProvider(Protocol):
         """Delete the item, only if it still has ``etag``. Deleting a missing item is not an error."""
         ...
 
+    async def revoke(self) -> bool:
+        """Withdraw calmesh's access at the provider where its protocol allows it (an OAuth
+        token revocation); True if something was revoked. A password or a feed cannot be: False."""
+        ...
+
     async def aclose(self) -> None:
         ...
 

@@ -32,12 +32,19 @@ from calmesh.domain.intervals import Interval
 from calmesh.errors import InvalidInput, InvalidState, NotFound, SlotUnavailable
 from calmesh.ids import new_id
 from calmesh.schemas import ApiModel, Page, TimeZoneName
-from calmesh.services.availability import BusyItem, booking_counts, compute_slots, host_busy_items
+from calmesh.services.announcements import announce, as_data
+from calmesh.services.availability import (
+    BusyItem,
+    booking_counts,
+    compute_slots,
+    host_busy_items,
+)
 from calmesh.services.event_types import LoadedEventType, load_event_type
 from calmesh.services.pagination import paginate
 from calmesh.services.runtime import Runtime
 from calmesh.services.unit_of_work import UnitOfWork
 from calmesh.storage import models
+from calmesh.webhooks.catalogue import EventType
 
 __all__ = [
     "Attendee",
@@ -206,10 +213,13 @@ async def _write_reservations(
             raise SlotUnavailable("another booking holds that time", clashes=clashes)
         if new_booking is not None:
             uow.session.add(new_booking)
+            booking, announcement, extra = new_booking, EventType.BOOKING_CREATED, {}
         else:
             booking = await _owned(uow, tenant_id, booking_id)
             if booking.status != "confirmed":
                 raise InvalidState("a cancelled booking cannot be changed")
+            announcement = EventType.BOOKING_RESCHEDULED
+            extra = {"previousStart": booking.start_at.isoformat(), "previousEnd": booking.end_at.isoformat()}
             for field, value in (changes or {}).items():
                 setattr(booking, field, value)
             booking.version += 1
@@ -217,6 +227,7 @@ async def _write_reservations(
                 update(models.HostReservation).where(models.HostReservation.booking_id == booking_id).values(active=False)
             )
         await uow.session.flush()
+        await announce(uow, tenant_id, announcement, {**as_data(_read(booking)), **extra})
         uow.session.add_all(
             models.HostReservation(
                 id=new_id("rsv"), tenant_id=tenant_id, booking_id=booking_id, user_id=host,
@@ -307,6 +318,8 @@ async def cancel_booking(runtime: Runtime, tenant_id: str, booking_id: str, data
             await uow.session.execute(
                 update(models.HostReservation).where(models.HostReservation.booking_id == booking.id).values(active=False)
             )
+            await uow.session.flush()
+            await announce(uow, tenant_id, EventType.BOOKING_CANCELLED, as_data(_read(booking)))
             await uow.commit()
         return _read(booking)
 

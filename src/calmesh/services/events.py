@@ -54,7 +54,6 @@ from zoneinfo import ZoneInfo
 
 from pydantic import EmailStr, Field, model_validator
 from sqlalchemy import ColumnElement, and_, or_, select
-from typing_extensions import TypedDict
 
 from calmesh.domain.events import (
     Attendee,
@@ -62,7 +61,6 @@ from calmesh.domain.events import (
     EventStatus,
     EventTime,
     Organizer,
-    ParticipationStatus,
     Recurrence,
     RecurrenceId,
     Reminder,
@@ -83,6 +81,17 @@ from calmesh.ids import new_id
 from calmesh.schemas import ApiModel, Page
 from calmesh.services import mirror, sync
 from calmesh.services.availability import parse_instant, parse_window, resolve_zone
+from calmesh.services.event_views import (
+    FROM_PARTSTAT,
+    AttendeeOut,
+    EventRead,
+    EventTimeOut,
+    ResponseStatus,
+    SyncState,
+    event_read,
+    ical_time,
+    time_out,
+)
 from calmesh.services.pagination import decode_cursor, encode_cursor, paginate
 from calmesh.services.runtime import Runtime
 from calmesh.services.unit_of_work import UnitOfWork
@@ -109,17 +118,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 UTC = timezone.utc
-ResponseStatus = Literal["needsAction", "accepted", "declined", "tentative", "delegated"]
-SyncState = Literal["SYNCED", "PENDING"]
 
-_FROM_PARTSTAT: dict[ParticipationStatus, ResponseStatus] = {
-    ParticipationStatus.NEEDS_ACTION: "needsAction",
-    ParticipationStatus.ACCEPTED: "accepted",
-    ParticipationStatus.DECLINED: "declined",
-    ParticipationStatus.TENTATIVE: "tentative",
-    ParticipationStatus.DELEGATED: "delegated",
-}
-_TO_PARTSTAT = {word: status for status, word in _FROM_PARTSTAT.items()}
+_TO_PARTSTAT = {word: status for status, word in FROM_PARTSTAT.items()}
 _SETTLED = (
     "the event had changed at the provider meanwhile; the integration's conflictPolicy settled it"
     " (this response shows the result; see the integration's conflicts)"
@@ -145,49 +145,15 @@ class EventTimeIn(ApiModel):
         return self
 
 
-class EventTimeOut(TypedDict, total=False):
-    """``{"dateTime", "timeZone"}`` for a timed event, ``{"date"}`` for an all-day one (like
-    Google); a floating time has ``dateTime`` without offset and no ``timeZone``."""
-
-    dateTime: datetime
-    date: dt.date
-    timeZone: str
-
-
 class AttendeeIn(ApiModel):
     email: EmailStr
     name: Annotated[str, Field(max_length=200)] | None = None
     response_status: ResponseStatus = "needsAction"
 
 
-class AttendeeOut(ApiModel):
-    # Not EmailStr: providers hand us addresses such as Google's "invalid:nomail".
-    email: str
-    name: str | None
-    response_status: ResponseStatus
-
-
-class OrganizerOut(ApiModel):
-    email: str
-    name: str | None
-
-
-class ConferenceOut(ApiModel):
-    service: str | None
-    join_url: str | None
-    meeting_id: str | None
-    passcode: str | None
-    dial_ins: list[str]
-
-
 class ReminderIn(ApiModel):
     method: Literal["popup", "email"] = "popup"
     minutes: int = Field(ge=0, le=40320)
-
-
-class ReminderOut(ApiModel):
-    method: str
-    minutes: int
 
 
 _Title = Annotated[str, Field(max_length=1000)]
@@ -236,110 +202,7 @@ class EventUpdate(ApiModel):
     reminders: Annotated[list[ReminderIn], Field(max_length=20)] | None = None
 
 
-class EventRead(ApiModel):
-    id: str
-    calendar_id: str
-    integration_id: str
-    ical_uid: str
-    title: str | None
-    description: str | None
-    location: str | None
-    start: EventTimeOut
-    end: EventTimeOut
-    all_day: bool
-    status: str
-    transparency: str
-    visibility: str
-    recurrence: list[str] | None
-    #: For an override or an expanded instance: the id of the series' master.
-    recurring_event_id: str | None
-    original_start_time: EventTimeOut | None
-    organizer: OrganizerOut | None
-    attendees: list[AttendeeOut]
-    conference: ConferenceOut | None
-    reminders: list[ReminderOut]
-    origin: str
-    created_at: datetime
-    updated_at: datetime
-    sync_state: SyncState | None = Field(default=None, description="Write responses only: SYNCED, or PENDING (retried by the next sync).")
-    sync_error: str | None = Field(default=None, description="Why the provider has not got this version yet.")
-
-
 # --- reading: rows to shapes ----------------------------------------------------------------
-
-
-def _zone_key(value: datetime, fallback: str | None) -> str:
-    zone = value.tzinfo
-    if isinstance(zone, ZoneInfo):
-        return zone.key
-    return fallback or "UTC"
-
-
-def _time_out(value: datetime | dt.date, zone_name: str | None = None) -> EventTimeOut:
-    if not isinstance(value, datetime):
-        return {"date": value}
-    if value.tzinfo is None:
-        return {"dateTime": value}
-    return {"dateTime": value, "timeZone": _zone_key(value, zone_name)}
-
-
-def _ical_time(value: datetime | dt.date) -> tuple[str, str]:
-    """(parameters, value) of an RFC 5545 DATE or DATE-TIME property."""
-    if not isinstance(value, datetime):
-        return ";VALUE=DATE", value.strftime("%Y%m%d")
-    if value.tzinfo is None:
-        return "", value.strftime("%Y%m%dT%H%M%S")
-    key = _zone_key(value, None)
-    if key in ("UTC", "Etc/UTC"):
-        return "", value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f";TZID={key}", value.strftime("%Y%m%dT%H%M%S")
-
-
-def _recurrence_lines(recurrence: Recurrence | None) -> list[str] | None:
-    if recurrence is None:
-        return None
-    lines = [f"RRULE:{rule}" for rule in recurrence.rrules]
-    for name, values in (("RDATE", recurrence.rdates), ("EXDATE", recurrence.exdates)):
-        for moment in values:
-            params, text = _ical_time(moment.value)
-            lines.append(f"{name}{params}:{text}")
-    return lines or None
-
-
-def _read(row: models.Event, event: Event, integration_id: str, master_id: str | None) -> EventRead:
-    conference = event.conference
-    return EventRead(
-        id=row.id,
-        calendar_id=row.calendar_id,
-        integration_id=integration_id,
-        ical_uid=row.ical_uid,
-        title=event.summary,
-        description=event.description,
-        location=event.location,
-        start=_time_out(event.start.value, row.time_zone),
-        end=_time_out(event.end.value, row.end_time_zone or row.time_zone),
-        all_day=event.all_day,
-        status=event.status.value,
-        transparency=event.transparency.value,
-        visibility=event.visibility.value,
-        recurrence=_recurrence_lines(event.recurrence),
-        recurring_event_id=master_id,
-        original_start_time=_time_out(event.recurrence_id.value.value, row.time_zone) if event.recurrence_id else None,
-        organizer=OrganizerOut(email=event.organizer.email, name=event.organizer.name) if event.organizer else None,
-        attendees=[AttendeeOut(email=a.email, name=a.name, response_status=_FROM_PARTSTAT[a.status]) for a in event.attendees],
-        conference=(
-            ConferenceOut(
-                service=conference.service, join_url=conference.join_url, meeting_id=conference.meeting_id,
-                passcode=conference.passcode, dial_ins=list(conference.dial_ins),
-            )
-            if conference
-            else None
-        ),
-        reminders=[ReminderOut(method=r.method, minutes=r.minutes_before) for r in event.reminders],
-        origin=row.origin,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
 
 
 async def _integration_ids(uow: UnitOfWork, calendar_ids: Iterable[str]) -> dict[str, str]:
@@ -371,7 +234,7 @@ async def _reads(uow: UnitOfWork, rows: Sequence[models.Event]) -> list[EventRea
     integrations = await _integration_ids(uow, (row.calendar_id for row in rows))
     masters = await _master_ids(uow, rows)
     return [
-        _read(
+        event_read(
             row, event_from_row(row), integrations[row.calendar_id],
             masters.get((row.calendar_id, row.ical_uid)) if row.recurrence_id is not None else None,
         )
@@ -564,18 +427,18 @@ def _occurrence_read(occurrence: Occurrence, row: models.Event, master: models.E
     """One occurrence: described by its row (master or override), at its own time."""
     event = occurrence.event
     master_id = master.id if master is not None else None
-    read = _read(row, event, integration_id, master_id if row.recurrence_id is not None else None)
+    read = event_read(row, event, integration_id, master_id if row.recurrence_id is not None else None)
     if occurrence.recurrence_id is None or master is None:
         return read  # a single event, or an override whose master we do not have
     original_zone = master.time_zone
     return read.model_copy(
         update={
             "id": f"{master.id}_{_instance_stamp(occurrence.recurrence_id)}",
-            "start": _time_out(occurrence.start, row.time_zone),
-            "end": _time_out(occurrence.end, row.end_time_zone or row.time_zone),
+            "start": time_out(occurrence.start, row.time_zone),
+            "end": time_out(occurrence.end, row.end_time_zone or row.time_zone),
             "recurrence": None,
             "recurring_event_id": master.id,
-            "original_start_time": _time_out(occurrence.recurrence_id, original_zone),
+            "original_start_time": time_out(occurrence.recurrence_id, original_zone),
         }
     )
 
@@ -725,7 +588,7 @@ def _parse_recurrence(lines: Sequence[str], start: EventTime) -> Recurrence | No
     for line in lines:
         if "\r" in line or "\n" in line or not _RECURRENCE_LINE.match(line):
             raise InvalidInput(f"{line[:60]!r} is not an RRULE, RDATE or EXDATE line", field="recurrence")
-    params, text = _ical_time(start.value)
+    params, text = ical_time(start.value)
     body = "\n".join(["BEGIN:VEVENT", "UID:recurrence", "DTSTAMP:20260101T000000Z", f"DTSTART{params}:{text}", *lines, "END:VEVENT"])
     parsed = parse_calendar(f"BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//calmesh//api//EN\n{body}\nEND:VCALENDAR\n")
     if parsed.problems:

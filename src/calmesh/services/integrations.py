@@ -9,24 +9,29 @@ address only as its scheme and host.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import logging
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
-from calmesh.errors import InvalidInput
+from calmesh.errors import CalmeshError, InvalidInput, InvalidState, NotFound, ProviderAuthFailed
 from calmesh.ids import new_id
-from calmesh.providers.base import ProviderConfig, RemoteCalendar
+from calmesh.providers.base import CalendarProvider, ProviderConfig, RemoteCalendar
 from calmesh.providers.registry import open_provider
 from calmesh.schemas import ApiModel, Page
+from calmesh.services.announcements import announce
+from calmesh.services.connection_events import announce_token_expired, integration_data
 from calmesh.services.credentials import delete_credentials, store_credentials
 from calmesh.services.pagination import paginate
 from calmesh.services.runtime import Runtime
+from calmesh.services.sync import open_connection_provider
 from calmesh.services.unit_of_work import UnitOfWork
 from calmesh.storage import models
 from calmesh.sync.settings import SyncDirection, SyncSettings, calendar_selected
+from calmesh.webhooks.catalogue import EventType
 
 __all__ = [
     "CalendarRead",
@@ -37,17 +42,24 @@ __all__ = [
     "SyncStatusRead",
     "configure",
     "connect",
+    "check_credentials",
     "disconnect",
+    "due_credential_checks",
     "get_integration",
     "list_calendars",
     "list_conflicts",
     "list_integrations",
     "overview",
+    "refresh",
     "request_resync",
     "sync_status",
 ]
 
 CALDAV_PRESETS = ("icloud", "fastmail", "nextcloud")
+#: How long credentials may go unproven before the health check asks the provider.
+CREDENTIAL_CHECK_INTERVAL = timedelta(days=1)
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> datetime:
@@ -74,6 +86,10 @@ class IntegrationCreate(ApiModel):
     url: str | None = Field(default=None, max_length=4000, repr=False, description="ICS feed address.")
     user_id: str | None = Field(default=None, description="The calmesh user whose account this is.")
     settings: SyncSettings | None = None
+    connection_id: str | None = Field(
+        default=None,
+        description="Re-authenticate this existing integration (e.g. after TOKEN_EXPIRED): it keeps its id, settings and sync state.",
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> IntegrationCreate:
@@ -98,6 +114,8 @@ class IntegrationRead(ApiModel):
     permissions: dict[str, Any]
     last_sync_at: datetime | None
     last_error: str | None
+    #: When the credentials last proved themselves (a sync, a refresh, the daily check).
+    credentials_checked_at: datetime | None
     created_at: datetime
 
 
@@ -190,13 +208,18 @@ def _read(connection: models.Connection) -> IntegrationRead:
         permissions=dict(connection.permissions or {}),
         last_sync_at=connection.last_sync_at,
         last_error=connection.last_error,
+        credentials_checked_at=connection.credentials_checked_at,
         created_at=connection.created_at,
     )
 
 
 async def connect(runtime: Runtime, tenant_id: str, data: IntegrationCreate) -> IntegrationRead:
+    """Connect an account, or re-authenticate one (``connectionId``)."""
     account, secrets = _account_and_secrets(data)
     settings = _settings_for(data.provider, data.settings or SyncSettings())
+    if data.connection_id is not None:
+        async with UnitOfWork(runtime) as uow:  # refused before the provider is asked anything
+            _check_reauthentication(await _connection(uow, tenant_id, data.connection_id), data, account)
     config = ProviderConfig(
         account=account,
         secrets=secrets,
@@ -209,6 +232,8 @@ async def connect(runtime: Runtime, tenant_id: str, data: IntegrationCreate) -> 
         writable = provider.capabilities.write
     finally:
         await provider.aclose()
+    if data.connection_id is not None:
+        return await _reauthenticate(runtime, tenant_id, data, account, secrets)
     async with UnitOfWork(runtime) as uow:
         if data.user_id is not None:
             user = await uow.session.get(models.User, data.user_id)
@@ -221,11 +246,12 @@ async def connect(runtime: Runtime, tenant_id: str, data: IntegrationCreate) -> 
             provider=data.provider,
             status="ACTIVE",
             account=account,
-            account_email=data.username if data.username and "@" in data.username else None,
+            account_email=_account_email(data),
             settings=settings.as_stored(),
             permissions={"calendar": "write" if writable else "read"},
             next_sync_at=_now(),
             calendars_refreshed_at=_now(),
+            credentials_checked_at=_now(),
             version=1,
         )
         uow.session.add(connection)
@@ -235,6 +261,43 @@ async def connect(runtime: Runtime, tenant_id: str, data: IntegrationCreate) -> 
             uow.session.add(_calendar_row(connection, remote, settings))
         await uow.commit()
         return _read(connection)
+
+
+def _account_email(data: IntegrationCreate) -> str | None:
+    return data.username if data.username and "@" in data.username else None
+
+
+def _check_reauthentication(connection: models.Connection, data: IntegrationCreate, account: dict[str, str]) -> None:
+    if connection.provider != data.provider:
+        raise InvalidInput(f"connectionId names a {connection.provider} integration, not {data.provider}", field="connectionId")
+    stored = connection.account or {}
+    if data.provider == "CALDAV" and (stored.get("serverUrl"), stored.get("preset")) != (account.get("serverUrl"), account.get("preset")):
+        raise InvalidInput("re-authentication keeps the server; connect a new integration for another server", field="serverUrl")
+
+
+async def _reauthenticate(
+    runtime: Runtime, tenant_id: str, data: IntegrationCreate, account: dict[str, str], secrets: dict[str, str]
+) -> IntegrationRead:
+    """New credentials for an existing connection: back to ACTIVE with its settings, calendars and
+    sync cursors, and an incremental sync started at once."""
+    assert data.connection_id is not None
+    async with UnitOfWork(runtime) as uow:
+        connection = await _connection(uow, tenant_id, data.connection_id)
+        _check_reauthentication(connection, data, account)
+        if data.settings is not None:
+            connection.settings = _settings_for(data.provider, data.settings).as_stored()
+        connection.account = account
+        connection.account_email = _account_email(data) or connection.account_email
+        await store_credentials(uow, tenant_id, connection.id, secrets)
+        now = _now()
+        connection.status, connection.last_error, connection.failure_count = "ACTIVE", None, 0
+        connection.credentials_checked_at = connection.next_sync_at = now
+        connection.sync_requested = True
+        connection.version += 1
+        await uow.commit()
+        read = _read(connection)
+    runtime.signals.sync_requested.set()
+    return read
 
 
 def _calendar_row(connection: models.Connection, remote: RemoteCalendar, settings: SyncSettings) -> models.Calendar:
@@ -301,15 +364,114 @@ async def configure(runtime: Runtime, tenant_id: str, integration_id: str, chang
 
 
 async def disconnect(runtime: Runtime, tenant_id: str, integration_id: str) -> None:
-    """Forget the connection: its secrets, calendars, mirror and sync state go with it."""
+    """Revoke calmesh's access at the provider where it can, then forget the connection: its
+    secrets, calendars, mirror and sync state go with it, and ``integration.disconnected`` is
+    announced in the same transaction."""
     async with UnitOfWork(runtime) as uow:
         connection = await _connection(uow, tenant_id, integration_id)
+        provider = await _provider_if_credentials(runtime, uow, connection)
+    revoked = False
+    if provider is not None:
+        try:
+            revoked = await provider.revoke()
+        except CalmeshError as error:
+            # The user asked to disconnect: an unreachable provider must not keep the credentials.
+            log.warning("revocation failed; deleting the credentials anyway", extra={"connection_id": integration_id, "error": error.message})
+        finally:
+            await provider.aclose()
+    async with UnitOfWork(runtime) as uow:
+        connection = await _connection(uow, tenant_id, integration_id)
+        await announce(
+            uow, tenant_id, EventType.INTEGRATION_DISCONNECTED,
+            {**integration_data(connection), "status": "DISCONNECTED", "reason": "user", "revoked": revoked},
+        )
         await delete_credentials(uow, tenant_id, connection.id)
         # Flushed first: with no relationship between the two, the unit of work may delete the
         # connection first, whose ON DELETE CASCADE takes the credentials row with it.
         await uow.session.flush()
         await uow.session.delete(connection)
         await uow.commit()
+
+
+async def _provider_if_credentials(runtime: Runtime, uow: UnitOfWork, connection: models.Connection) -> CalendarProvider | None:
+    try:
+        return await open_connection_provider(runtime, uow, connection)
+    except NotFound:
+        return None  # nothing left to revoke
+
+
+# --- credential health: refresh, the daily check -------------------------------------------
+
+
+async def refresh(runtime: Runtime, tenant_id: str, integration_id: str) -> IntegrationRead:
+    """``integrations.refresh``: prove the credentials now (an OAuth provider refreshes its token
+    on the way). A connection that works again leaves TOKEN_EXPIRED or ERROR and syncs at once;
+    refused credentials move it to TOKEN_EXPIRED and raise."""
+    async with UnitOfWork(runtime) as uow:
+        await _connection(uow, tenant_id, integration_id)
+    await check_credentials(runtime, integration_id, raise_errors=True)
+    return await get_integration(runtime, tenant_id, integration_id)
+
+
+async def check_credentials(runtime: Runtime, connection_id: str, *, raise_errors: bool = False) -> str:
+    """Ask the provider whether the connection's credentials still work; returns the state after.
+
+    Refused credentials: TOKEN_EXPIRED (announced once, syncs stop). Working credentials of a
+    connection in TOKEN_EXPIRED or ERROR: ACTIVE, and a sync is due now. A provider that cannot
+    be reached changes nothing (the sync's own retries deal with outages); the error is raised
+    when ``raise_errors``.
+    """
+    async with UnitOfWork(runtime) as uow:
+        connection = await uow.session.get(models.Connection, connection_id)
+        if connection is None:
+            raise NotFound("no such integration")
+        if connection.status == "DISCONNECTED":
+            raise InvalidState("this integration is disconnected")
+        provider = await open_connection_provider(runtime, uow, connection)
+    failure: CalmeshError | None = None
+    try:
+        await provider.list_calendars()
+    except CalmeshError as error:
+        failure = error
+    finally:
+        await provider.aclose()
+    now = _now()
+    async with UnitOfWork(runtime) as uow:
+        connection = await uow.session.get(models.Connection, connection_id)
+        if connection is None:
+            raise NotFound("no such integration")
+        connection.credentials_checked_at = now
+        if isinstance(failure, ProviderAuthFailed):
+            if connection.status != "TOKEN_EXPIRED":
+                connection.status, connection.last_error, connection.last_error_at = "TOKEN_EXPIRED", failure.message, now
+                await announce_token_expired(uow, connection, failure)
+        elif failure is None and connection.status in ("TOKEN_EXPIRED", "ERROR"):
+            connection.status, connection.last_error, connection.failure_count = "ACTIVE", None, 0
+            connection.next_sync_at, connection.sync_requested = now, True
+        await uow.commit()
+        state = connection.status
+    if failure is None and state == "ACTIVE":
+        runtime.signals.sync_requested.set()
+    if failure is not None and raise_errors:
+        raise failure
+    return state
+
+
+async def due_credential_checks(runtime: Runtime, *, limit: int = 20) -> list[str]:
+    """Connections whose credentials have not proved themselves for a day (and are not syncing)."""
+    now = _now()
+    async with UnitOfWork(runtime) as uow:
+        rows = await uow.session.scalars(
+            select(models.Connection.id)
+            .where(
+                models.Connection.status.in_(("ACTIVE", "ERROR")),
+                or_(models.Connection.credentials_checked_at.is_(None), models.Connection.credentials_checked_at < now - CREDENTIAL_CHECK_INTERVAL),
+                or_(models.Connection.sync_lease_until.is_(None), models.Connection.sync_lease_until < now),
+            )
+            .order_by(models.Connection.credentials_checked_at)
+            .limit(limit)
+        )
+        return list(rows.all())
 
 
 def _calendar_read(calendar: models.Calendar) -> CalendarRead:
@@ -328,8 +490,11 @@ async def request_resync(runtime: Runtime, tenant_id: str, integration_id: str, 
     async with UnitOfWork(runtime) as uow:
         connection = await _connection(uow, tenant_id, integration_id)
         if connection.status == "DISCONNECTED":
-            raise InvalidInput("this integration is disconnected")
+            raise InvalidState("this integration is disconnected")
+        if connection.status == "TOKEN_EXPIRED":
+            raise InvalidState("this integration needs re-authentication first (POST /v1/integrations with connectionId)")
         connection.next_sync_at = _now()
+        connection.sync_requested = True
         connection.full_sync_requested = connection.full_sync_requested or request.full_sync
         await uow.commit()
     runtime.signals.sync_requested.set()

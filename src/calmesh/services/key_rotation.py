@@ -1,4 +1,5 @@
-"""Key rotation: re-wrap every stored data key under the current key-encryption key.
+"""Key rotation: re-wrap every stored data key (connection credentials, webhook signing secrets)
+under the current key-encryption key.
 
 Safe while servers keep serving: each batch is its own short transaction, a row is re-wrapped
 only if nobody changed it meanwhile (its kek_id and wrapped key are part of the UPDATE's WHERE),
@@ -9,9 +10,10 @@ The ciphertexts never change and no secret is decrypted.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import func, select, update
 
@@ -36,36 +38,47 @@ class RotationReport:
     retired_key_ids: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _SealedTable:
+    """A table of vault-sealed secrets: its rows' key column and what each secret is bound to."""
+
+    model: type[models.Credential] | type[models.WebhookSecret]
+    key: Any
+    context: Callable[[Any], SecretContext]
+
+
+#: Every table holding sealed secrets: connection credentials and webhook signing secrets.
+SEALED_TABLES = (
+    _SealedTable(models.Credential, models.Credential.connection_id, lambda row: SecretContext(row.tenant_id, row.connection_id)),
+    _SealedTable(models.WebhookSecret, models.WebhookSecret.id, lambda row: SecretContext(row.tenant_id, row.endpoint_id)),
+)
+
+
 async def _count_not_current(runtime: Runtime, current_id: str) -> int:
     async with UnitOfWork(runtime) as uow:
-        return int(
-            await uow.session.scalar(
-                select(func.count()).select_from(models.Credential).where(models.Credential.kek_id != current_id)
+        total = 0
+        for table in SEALED_TABLES:
+            total += int(
+                await uow.session.scalar(select(func.count()).select_from(table.model).where(table.model.kek_id != current_id)) or 0
             )
-            or 0
-        )
+        return total
 
 
-async def _rewrap_batch(runtime: Runtime, current_id: str) -> int:
+async def _rewrap_batch(runtime: Runtime, table: _SealedTable, current_id: str) -> int:
+    model = table.model
     async with UnitOfWork(runtime) as uow:
-        rows = (
-            await uow.session.scalars(
-                select(models.Credential).where(models.Credential.kek_id != current_id).limit(BATCH_SIZE)
-            )
-        ).all()
+        rows: Sequence[Any] = (await uow.session.scalars(select(model).where(model.kek_id != current_id).limit(BATCH_SIZE))).all()
         done = 0
         for row in rows:
-            context = SecretContext(row.tenant_id, row.connection_id)
             old = SealedSecret(row.kek_id, row.wrapped_key, row.nonce, row.ciphertext)
-            new = runtime.vault.rewrap(old, context)
+            new = runtime.vault.rewrap(old, table.context(row))
+            values: dict[str, Any] = {"kek_id": new.kek_id, "wrapped_key": new.wrapped_key}
+            if model is models.Credential:
+                values["rewrapped_at"] = datetime.now(timezone.utc)
             result = await uow.session.execute(
-                update(models.Credential)
-                .where(
-                    models.Credential.connection_id == row.connection_id,
-                    models.Credential.kek_id == old.kek_id,
-                    models.Credential.wrapped_key == old.wrapped_key,
-                )
-                .values(kek_id=new.kek_id, wrapped_key=new.wrapped_key, rewrapped_at=datetime.now(timezone.utc))
+                update(model)
+                .where(table.key == getattr(row, table.key.key), model.kek_id == old.kek_id, model.wrapped_key == old.wrapped_key)
+                .values(**values)
                 .execution_options(synchronize_session=False)
             )
             done += result.rowcount  # type: ignore[attr-defined]
@@ -93,7 +106,9 @@ async def rotate_keys(
     total = await _count_not_current(runtime, current_id)
     done = 0
     while True:
-        batch = await _rewrap_batch(runtime, current_id)
+        batch = 0
+        for table in SEALED_TABLES:
+            batch += await _rewrap_batch(runtime, table, current_id)
         done += batch
         if on_progress:
             on_progress(done, max(total, done))

@@ -3,7 +3,9 @@
 Everything that changes the mirror — the sync engine, the API's ``/v1/events`` writes, tests —
 goes through these functions (:func:`replace_series` for a whole series, :func:`upsert_event`
 for one event, :func:`delete_series`/:func:`delete_event`, :func:`load_events` for an import),
-which keep the busy index of the series current in the same transaction.
+which keep the busy index of the series current and announce each row that appeared, changed
+or went (``event.created``/``event.updated``/``event.deleted``) in the same transaction. An
+initial import is announced once, by the sync's ``integration.synced``, not row by row.
 Rows follow :mod:`calmesh.storage.event_rows`.
 """
 
@@ -18,11 +20,15 @@ from sqlalchemy import select
 from calmesh.domain.events import Event
 from calmesh.ids import new_id
 from calmesh.services import busy_index
+from calmesh.services.announcements import announce
+from calmesh.services.event_views import webhook_event_data
 from calmesh.services.unit_of_work import UnitOfWork
 from calmesh.storage import models
 from calmesh.storage.database import insert_many
 from calmesh.storage.event_rows import row_values
 from calmesh.sync.fingerprint import event_fingerprint
+from calmesh.sync.settings import SyncSettings
+from calmesh.webhooks.catalogue import EventType
 
 __all__ = ["MirrorKey", "delete_event", "delete_series", "load_events", "replace_series", "upsert_event"]
 
@@ -38,6 +44,27 @@ class MirrorKey:
 
 async def _calendar(uow: UnitOfWork, tenant_id: str, calendar_id: str) -> models.Calendar:
     return await uow.owned(models.Calendar, calendar_id, tenant_id, "no such calendar")
+
+
+async def _announce_written(uow: UnitOfWork, calendar: models.Calendar, written: list[tuple[models.Event, Event, bool]]) -> None:
+    """Announce ``(row, event, is_new)`` of one series, privacy settings applied."""
+    if not written:
+        return
+    connection = await uow.session.get(models.Connection, calendar.connection_id)
+    settings = SyncSettings.model_validate(connection.settings if connection else {})
+    master_id = await uow.session.scalar(
+        select(models.Event.id).where(
+            models.Event.calendar_id == calendar.id, models.Event.ical_uid == written[0][0].ical_uid, models.Event.recurrence_id.is_(None)
+        )
+    )
+    for row, event, is_new in written:
+        data = webhook_event_data(row, event, calendar.connection_id, master_id if row.recurrence_id is not None else None, settings)
+        await announce(uow, calendar.tenant_id, EventType.EVENT_CREATED if is_new else EventType.EVENT_UPDATED, data)
+
+
+async def _announce_deleted(uow: UnitOfWork, calendar: models.Calendar, row: models.Event) -> None:
+    data = {"id": row.id, "calendarId": calendar.id, "integrationId": calendar.connection_id, "icalUid": row.ical_uid}
+    await announce(uow, calendar.tenant_id, EventType.EVENT_DELETED, data)
 
 
 def _fill(row: models.Event, event: Event, values: dict[str, Any]) -> None:
@@ -69,16 +96,20 @@ async def upsert_event(
             else models.Event.recurrence_id == values["recurrence_id"],
         )
     )
+    is_new = row is None
     if row is None:
         row = models.Event(id=new_id("evt"), tenant_id=tenant_id, calendar_id=calendar_id, version=1)
         uow.session.add(row)
     else:
         row.version += 1
+    before = row.content_hash
     _fill(row, event, values)
     row.provider_event_id = provider_event_id or row.provider_event_id
     row.etag, row.raw = etag, raw
     await uow.session.flush()
     await busy_index.reindex_series(uow, calendar, event.uid)
+    if is_new or row.content_hash != before:
+        await _announce_written(uow, calendar, [(row, event, is_new)])
     return row
 
 
@@ -91,6 +122,7 @@ async def delete_event(uow: UnitOfWork, tenant_id: str, key: MirrorKey) -> None:
     if key.recurrence_id is not None:
         statement = statement.where(models.Event.recurrence_id == key.recurrence_id)
     for row in (await uow.session.scalars(statement)).all():
+        await _announce_deleted(uow, calendar, row)
         await uow.session.delete(row)
     await uow.session.flush()
     await busy_index.reindex_series(uow, calendar, key.ical_uid)
@@ -121,15 +153,19 @@ async def replace_series(
             )
         ).all()
     }
-    rows, described = [], []
+    rows, described, written = [], [], []
     for event in events:
         values = row_values(event)
         row = existing.pop(values["recurrence_id"], None)
+        is_new = row is None
         if row is None:
             row = models.Event(id=new_id("evt"), tenant_id=tenant_id, calendar_id=calendar_id, version=0)
             uow.session.add(row)
         row.version += 1
+        before = row.content_hash
         _fill(row, event, values)
+        if is_new or row.content_hash != before:
+            written.append((row, event, is_new))
         row.origin = origin
         # Left as they were unless given: an edit in calmesh does not move the provider's copy.
         row.provider_event_id = provider_event_id or row.provider_event_id
@@ -137,9 +173,11 @@ async def replace_series(
         rows.append(row)
         described.append((row.id, event))
     for stale in existing.values():
+        await _announce_deleted(uow, calendar, stale)
         await uow.session.delete(stale)
     await uow.session.flush()
     await busy_index.reindex_series(uow, calendar, uid, described)
+    await _announce_written(uow, calendar, written)
     return rows
 
 

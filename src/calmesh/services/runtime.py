@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -12,7 +15,9 @@ from calmesh.auth.vault import Vault
 from calmesh.config import Settings
 from calmesh.storage.database import create_engine, create_session_factory
 
-__all__ = ["Runtime", "Signals", "build_key_provider", "build_runtime"]
+__all__ = ["Runtime", "Signals", "build_key_provider", "build_runtime", "run_rounds"]
+
+log = logging.getLogger(__name__)
 
 
 class Signals:
@@ -21,6 +26,22 @@ class Signals:
     def __init__(self) -> None:
         #: Set when someone asked for a sync now (resync, a push notification).
         self.sync_requested = asyncio.Event()
+        #: Set when a transaction that announced events committed: the dispatcher sends now.
+        self.webhooks_pending = asyncio.Event()
+
+
+async def run_rounds(signal: asyncio.Event, every: float, round_: Callable[[], Awaitable[object]], what: str) -> None:
+    """Run ``round_`` forever: now, then whenever ``signal`` is set or ``every`` seconds passed.
+    A round that fails is logged and the next one runs anyway (a background loop must outlive
+    any one bad round)."""
+    while True:
+        signal.clear()
+        try:
+            await round_()
+        except Exception:
+            log.exception("%s failed", what)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(signal.wait(), timeout=every)
 
 
 @dataclass(frozen=True, slots=True)

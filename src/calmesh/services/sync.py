@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
 
@@ -47,6 +48,8 @@ from calmesh.ids import new_id
 from calmesh.providers.base import CalendarProvider, ChangeSet, ProviderConfig, RemoteItem
 from calmesh.providers.registry import open_provider
 from calmesh.services import mirror
+from calmesh.services.announcements import announce
+from calmesh.services.connection_events import announce_error, announce_token_expired, integration_data
 from calmesh.services.credentials import load_credentials
 from calmesh.services.runtime import Runtime
 from calmesh.services.unit_of_work import UnitOfWork
@@ -67,6 +70,7 @@ from calmesh.sync.plan import (
     mass_deletion_suspected,
 )
 from calmesh.sync.settings import ConflictPolicy, SyncSettings, calendar_selected
+from calmesh.webhooks.catalogue import EventType
 
 __all__ = [
     "CalendarSyncReport",
@@ -108,7 +112,10 @@ class CalendarSyncReport:
     calendar_id: str
     name: str
     full: bool = False
+    #: Series pulled into the mirror: new ones (created) and changed ones (updated).
     pulled: int = 0
+    created: int = 0
+    updated: int = 0
     pushed: int = 0
     deleted_locally: int = 0
     deleted_remotely: int = 0
@@ -132,6 +139,30 @@ class SyncReport:
     def total(self, name: str) -> int:
         return sum(int(getattr(c, name)) for c in self.calendars)
 
+    @property
+    def changed(self) -> bool:
+        return any(self.total(name) for name in ("pulled", "pushed", "deleted_locally", "deleted_remotely", "conflicts"))
+
+    def as_data(self, connection: models.Connection, full: bool) -> dict[str, Any]:
+        """The ``integration.synced`` event's data."""
+
+        def counts(items: list[CalendarSyncReport]) -> dict[str, int]:
+            return {
+                "created": sum(c.created for c in items),
+                "updated": sum(c.updated for c in items),
+                "deleted": sum(c.deleted_locally for c in items),
+                "pushed": sum(c.pushed for c in items),
+                "deletedAtProvider": sum(c.deleted_remotely for c in items),
+                "conflicts": sum(c.conflicts for c in items),
+            }
+
+        return {
+            **integration_data(connection),
+            "fullSync": full,
+            **counts(self.calendars),
+            "calendars": [{"id": c.calendar_id, "name": c.name, "fullSync": c.full, **counts([c])} for c in self.calendars],
+        }
+
 
 # --- opening the provider -------------------------------------------------------------------
 
@@ -153,9 +184,29 @@ async def open_connection_provider(
 # --- the lease ------------------------------------------------------------------------------
 
 
-async def _claim(runtime: Runtime, connection_id: str, owner: str) -> None:
-    now = _now()
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """A claimed connection, and what it was before the claim (for the announcements)."""
+
+    owner: str
+    started_at: datetime
+    previous_status: str
+    requested: bool
+    first_sync: bool
+
+
+async def _claim(runtime: Runtime, connection_id: str) -> _Claim:
+    now, owner = _now(), uuid.uuid4().hex
     async with UnitOfWork(runtime) as uow:
+        before = (
+            await uow.session.execute(
+                select(models.Connection.status, models.Connection.sync_requested, models.Connection.last_sync_at).where(
+                    models.Connection.id == connection_id
+                )
+            )
+        ).one_or_none()
+        if before is None:
+            raise NotFound("no such integration")
         result = await uow.session.execute(
             update(models.Connection)
             .where(
@@ -167,29 +218,32 @@ async def _claim(runtime: Runtime, connection_id: str, owner: str) -> None:
         )
         await uow.commit()
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        async with UnitOfWork(runtime) as uow:
-            if await uow.session.get(models.Connection, connection_id) is None:
-                raise NotFound("no such integration")
         raise InvalidState("this integration is already syncing, or it is disconnected")
+    status, requested, last_sync_at = before
+    return _Claim(owner, now, status, bool(requested), last_sync_at is None)
 
 
-async def _finish(runtime: Runtime, connection_id: str, owner: str, started_at: datetime, *, error: CalmeshError | None) -> None:
-    """Release the lease and set the state, the error and when to sync next."""
+async def _finish(
+    runtime: Runtime, connection_id: str, claim: _Claim, *, error: CalmeshError | None, report: SyncReport | None = None, full: bool = False
+) -> None:
+    """Release the lease, set the state, the error and when to sync next, and announce the outcome."""
     now = _now()
     async with UnitOfWork(runtime) as uow:
         connection = await uow.session.get(models.Connection, connection_id)
-        if connection is None or connection.sync_lease_owner != owner:
+        if connection is None or connection.sync_lease_owner != claim.owner:
             return
         settings = SyncSettings.model_validate(connection.settings or {})
         frequency = timedelta(minutes=settings.sync_frequency)
         # A resync asked for while this sync ran (or a schedule already later than its start)
         # is kept: finishing must not push a requested sync back by a whole frequency.
-        requested = connection.next_sync_at if connection.next_sync_at and connection.next_sync_at >= started_at else None
+        requested = connection.next_sync_at if connection.next_sync_at and connection.next_sync_at >= claim.started_at else None
         connection.sync_lease_owner = connection.sync_lease_until = None
+        connection.sync_requested = False
         if error is None:
             connection.status, connection.last_error = "ACTIVE", None
             connection.last_sync_at, connection.failure_count = now, 0
             connection.rate_limited_until = None
+            connection.credentials_checked_at = now
             following = now + frequency
         elif isinstance(error, ProviderRateLimited):
             wait = timedelta(seconds=error.retry_after if error.retry_after is not None else 60)
@@ -205,7 +259,24 @@ async def _finish(runtime: Runtime, connection_id: str, owner: str, started_at: 
             backoff = timedelta(minutes=2 ** min(connection.failure_count - 1, 10))
             following = now + min(backoff, frequency)
         connection.next_sync_at = min(following, requested) if requested else following
+        await _announce_outcome(uow, connection, claim, error, report, full)
         await uow.commit()
+
+
+async def _announce_outcome(
+    uow: UnitOfWork, connection: models.Connection, claim: _Claim, error: CalmeshError | None, report: SyncReport | None, full: bool
+) -> None:
+    """integration.synced when there is news; integration.error and .token_expired once per episode."""
+    if error is None:
+        assert report is not None
+        recovered = claim.previous_status in ("ERROR", "TOKEN_EXPIRED")
+        if report.changed or full or claim.first_sync or claim.requested or recovered:
+            await announce(uow, connection.tenant_id, EventType.INTEGRATION_SYNCED, report.as_data(connection, full))
+    elif connection.status == "TOKEN_EXPIRED":
+        if claim.previous_status != "TOKEN_EXPIRED":
+            await announce_token_expired(uow, connection, error)
+    elif connection.status == "ERROR" and claim.previous_status != "ERROR":
+        await announce_error(uow, connection, error, connection.next_sync_at)
 
 
 # --- syncing a connection -------------------------------------------------------------------
@@ -221,8 +292,7 @@ async def sync_connection(
 ) -> SyncReport:
     """Sync every selected calendar of a connection. Raises what made the sync fail, after
     recording it on the connection (state ERROR or TOKEN_EXPIRED, ``lastError``)."""
-    owner, started_at = uuid.uuid4().hex, _now()
-    await _claim(runtime, connection_id, owner)
+    claim = await _claim(runtime, connection_id)
     report = SyncReport(connection_id)
     try:
         async with UnitOfWork(runtime) as uow:
@@ -250,12 +320,10 @@ async def sync_connection(
             assert first is not None
             raise type(first)(f"{len(failed)} of {len(report.calendars)} calendars did not sync — {names}")
     except CalmeshError as error:
-        await _finish(runtime, connection_id, owner, started_at, error=error)
+        await _finish(runtime, connection_id, claim, error=error)
         raise
     except BaseException:
-        await _finish(
-            runtime, connection_id, owner, started_at, error=CalmeshError("the sync failed unexpectedly; see the server log")
-        )
+        await _finish(runtime, connection_id, claim, error=CalmeshError("the sync failed unexpectedly; see the server log"))
         raise
     async with UnitOfWork(runtime) as uow:
         if full:
@@ -263,7 +331,7 @@ async def sync_connection(
                 update(models.Connection).where(models.Connection.id == connection_id).values(full_sync_requested=False)
             )
             await uow.commit()
-    await _finish(runtime, connection_id, owner, started_at, error=None)
+    await _finish(runtime, connection_id, claim, error=None, report=report, full=full)
     return report
 
 
@@ -607,6 +675,10 @@ class _CalendarRun:
                 return
             await self._pull(uow, calendar, step, item)
             report.pulled += 1
+            if step.local is None:
+                report.created += 1
+            else:
+                report.updated += 1
         elif action is Action.DELETE_LOCAL:
             await self._delete_locally(uow, calendar, step.uid)
             report.deleted_locally += 1
@@ -801,7 +873,7 @@ class _CalendarRun:
                 )
             await insert_many(uow.session, models.SyncItem, records)
             await uow.commit()
-        report.pulled = len(items)
+        report.pulled = report.created = len(items)
         self._progress(calendar, len(items), len(items))
         await self.checkpoint("committed")
 

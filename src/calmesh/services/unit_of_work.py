@@ -11,7 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from calmesh.errors import NotFound, StorageUnavailable
 from calmesh.services.runtime import Runtime
 
-__all__ = ["UnitOfWork"]
+__all__ = ["ANNOUNCED", "UnitOfWork"]
+
+#: Session-info key set by :func:`calmesh.services.announcements.announce`: the commit nudges the
+#: webhook dispatcher.
+ANNOUNCED = "calmesh.announced"
 
 
 class _TenantRow(Protocol):
@@ -54,6 +58,8 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         await self.session.commit()
+        if self.session.info.pop(ANNOUNCED, False):
+            self.runtime.signals.webhooks_pending.set()
 
     async def owned(self, model: type[RowT], row_id: str, tenant_id: str, missing: str) -> RowT:
         """The row ``row_id`` of ``model`` if it belongs to the tenant; else NotFound(``missing``).

@@ -24,7 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from calmesh.storage.types import UTCDateTime
 
@@ -46,6 +46,11 @@ __all__ = [
     "SyncState",
     "Tenant",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
+    "WebhookSecret",
 ]
 
 # Deterministic constraint names, so migrations can name what they alter on every database.
@@ -149,6 +154,11 @@ class Connection(Timestamped, Base):
     sync_lease_until: Mapped[datetime | None]
     #: Failed syncs in a row, for the retry backoff.
     failure_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: Somebody asked for this sync (resync, CLI): its ``integration.synced`` is sent even when
+    #: nothing changed, where a scheduled sync that changed nothing stays quiet.
+    sync_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: When the credentials last proved themselves (a sync, a refresh or the daily health check).
+    credentials_checked_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
@@ -441,3 +451,105 @@ class HostLock(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     bookings_made: Mapped[int] = mapped_column(Integer, default=0)
     last_booked_at: Mapped[datetime | None]
+
+
+class WebhookEndpoint(Timestamped, Base):
+    """Where a tenant wants its events POSTed (PRODUCT.md W1)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(String(500))
+    #: The event types it receives; empty means every type.
+    event_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Switched by its owner: an inactive endpoint gets nothing new and its pending deliveries wait.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: HEALTHY, or FAILING once a delivery ran out of retries (back to HEALTHY on a success).
+    health: Mapped[str] = mapped_column(String(16), default="HEALTHY")
+    failing_since: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_failure_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class WebhookSecret(Base):
+    """A signing secret of an endpoint, sealed by the vault like a credential.
+
+    Several may be active at once (rotation): every delivery is signed with each one whose
+    ``expires_at`` has not passed.
+    """
+
+    __tablename__ = "webhook_secrets"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True)
+    #: The first characters, enough for a person to tell secrets apart.
+    display_prefix: Mapped[str] = mapped_column(String(20))
+    kek_id: Mapped[str] = mapped_column(String(64), index=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    expires_at: Mapped[datetime | None]
+
+
+class WebhookEvent(Base):
+    """The outbox: one row per thing that happened, written in the transaction that made it happen."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (Index("ix_webhook_events_tenant_id_id", "tenant_id", "id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class WebhookDelivery(Base):
+    """One event on its way to one endpoint: PENDING until DELIVERED, or FAILED past the budget."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_endpoint_id_id", "endpoint_id", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="PENDING")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    #: Who is sending it and until when; a sender that died leaves a lease that runs out.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_latency_ms: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+    #: A replay asked for by a person (the event was delivered, or failed, before).
+    replay: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    #: Declared so the unit of work inserts an event before the deliveries announcing it (without
+    #: a relationship it may order the two tables either way); never loaded lazily.
+    event: Mapped[WebhookEvent] = relationship(lazy="raise")
+
+
+class WebhookAttempt(Base):
+    """One HTTP request of a delivery, for the delivery log."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(default=utc_now)
+    #: None when no answer came (timeout, refused connection).
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)

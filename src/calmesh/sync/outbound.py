@@ -16,31 +16,39 @@ from dataclasses import replace
 from calmesh.domain.events import Event, Reminder, Visibility
 from calmesh.sync.settings import SyncSettings
 
-__all__ = ["BUSY_TITLE", "TAG", "for_provider", "merge_from_provider"]
+__all__ = ["BUSY_TITLE", "TAG", "for_provider", "merge_from_provider", "redacted"]
 
 BUSY_TITLE = "Busy"
 #: The X- property on every event calmesh writes: its value is the mirror id of the series.
 TAG = "X-CALMESH-ID"
 
 
+def redacted(event: Event, settings: SyncSettings, *, details: bool, hidden_title: str | None) -> Event:
+    """``event`` with what ``eventPrivacy`` hides taken out (everything when not ``details``):
+    a hidden title becomes ``hidden_title``; description, location and conference, attendees
+    and organizer are dropped."""
+    privacy = settings.event_privacy
+    hidden_attendees = not (details and privacy.show_attendees)
+    return replace(
+        event,
+        summary=event.summary if details and privacy.show_title else hidden_title,
+        description=event.description if details and privacy.show_description else None,
+        location=event.location if details and privacy.show_location else None,
+        conference=event.conference if details and privacy.show_location else None,
+        attendees=() if hidden_attendees else event.attendees,
+        organizer=None if hidden_attendees else event.organizer,
+    )
+
+
 def for_provider(events: tuple[Event, ...], settings: SyncSettings, calmesh_id: str) -> tuple[Event, ...]:
     """``events`` (a series and its overrides, created through calmesh) as the provider gets them."""
-    privacy = settings.event_privacy
-    details = settings.show_event_details
     defaults = settings.event_defaults
     visibility = Visibility(defaults.visibility) if defaults.visibility else None
     reminders = tuple(Reminder(r.minutes, r.method) for r in defaults.reminders or ())
 
     def shaped(event: Event) -> Event:
-        hidden_attendees = not (details and privacy.show_attendees)
         return replace(
-            event,
-            summary=event.summary if details and privacy.show_title else BUSY_TITLE,
-            description=event.description if details and privacy.show_description else None,
-            location=event.location if details and privacy.show_location else None,
-            conference=event.conference if details and privacy.show_location else None,
-            attendees=() if hidden_attendees else event.attendees,
-            organizer=None if hidden_attendees else event.organizer,
+            redacted(event, settings, details=settings.show_event_details, hidden_title=BUSY_TITLE),
             visibility=visibility if visibility and event.visibility is Visibility.DEFAULT else event.visibility,
             reminders=event.reminders or reminders,
             x_properties={**event.x_properties, TAG: calmesh_id},

@@ -25,9 +25,17 @@ router = APIRouter(prefix="/v1/integrations", tags=["integrations"])
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Connect an account (the credentials are checked with the provider before they are kept)",
+    description=(
+        "201 with the new integration. With `connectionId`, re-authenticates that integration instead"
+        " (e.g. after TOKEN_EXPIRED): it keeps its id, settings and sync state, and the answer is 200."
+    ),
+    responses={status.HTTP_200_OK: {"description": "Re-authenticated (the body had connectionId)", "model": IntegrationRead}},
 )
-async def connect(data: IntegrationCreate, runtime: RuntimeDep, tenant_id: TenantIdDep) -> IntegrationRead:
-    return await integrations.connect(runtime, tenant_id, data)
+async def connect(data: IntegrationCreate, runtime: RuntimeDep, tenant_id: TenantIdDep, response: Response) -> IntegrationRead:
+    read = await integrations.connect(runtime, tenant_id, data)
+    if data.connection_id is not None:
+        response.status_code = status.HTTP_200_OK
+    return read
 
 
 @router.get("")
@@ -74,6 +82,17 @@ async def resync(
     integration_id: str, runtime: RuntimeDep, tenant_id: TenantIdDep, request: ResyncRequest | None = None
 ) -> SyncStatusRead:
     return await integrations.request_resync(runtime, tenant_id, integration_id, request or ResyncRequest())
+
+
+@router.post(
+    "/{integration_id}/refresh",
+    summary=(
+        "Check the credentials now (an OAuth provider refreshes its token); TOKEN_EXPIRED or ERROR"
+        " connections that work again go back to ACTIVE"
+    ),
+)
+async def refresh(integration_id: str, runtime: RuntimeDep, tenant_id: TenantIdDep) -> IntegrationRead:
+    return await integrations.refresh(runtime, tenant_id, integration_id)
 
 
 @router.get("/{integration_id}/sync-status")

@@ -106,6 +106,9 @@ class CalDAVProvider(ClientOwner):
             self._home = await find_calendar_home(self._dav, self._server_url)
         return self._home
 
+    async def revoke(self) -> bool:
+        return False  # an app password can only be revoked by its owner, at the provider
+
     async def list_calendars(self) -> list[RemoteCalendar]:
         home = await self.calendar_home()
         _, multistatus = await self._dav.multistatus("PROPFIND", home, LIST_CALENDARS, depth="1")

@@ -111,6 +111,9 @@ class IcsFeedProvider(ClientOwner):
                 f"an ICS feed has one calendar, {FEED_CALENDAR_ID!r}; there is no calendar {calendar_id!r}"
             )
 
+    async def revoke(self) -> bool:
+        return False  # a feed address grants nothing calmesh could give back
+
     async def list_calendars(self) -> list[RemoteCalendar]:
         """The feed's one calendar; downloading and parsing it proves the URL serves a feed."""
         fetched = await self._download()
