@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import delete, exists, or_, select, update
 
 from calmesh.auth.vault import SealedSecret, SecretContext
 from calmesh.ids import new_id
@@ -183,34 +183,24 @@ class WebhookDispatcher:
         if free <= 0:
             return []
         now = _now()
-        claimable = (
+        unclaimed = (
             models.WebhookDelivery.status == "PENDING",
-            models.WebhookDelivery.next_attempt_at <= now,
             or_(models.WebhookDelivery.lease_until.is_(None), models.WebhookDelivery.lease_until < now),
         )
+        due = (*unclaimed, models.WebhookDelivery.next_attempt_at <= now)
         async with UnitOfWork(self.runtime) as uow:
-            # At most ``per_endpoint`` candidates per endpoint: one endpoint's backlog must not fill
-            # the list and starve the others.
-            due = (
-                select(
-                    models.WebhookDelivery.id,
-                    models.WebhookDelivery.endpoint_id,
-                    models.WebhookDelivery.next_attempt_at,
-                    func.row_number()
-                    .over(partition_by=models.WebhookDelivery.endpoint_id, order_by=models.WebhookDelivery.next_attempt_at)
-                    .label("rank"),
-                )
+            # Endpoints already at their share are left out of the query, so one endpoint's
+            # backlog can fill the candidate list for one round at most and never starves the others.
+            saturated = [endpoint_id for endpoint_id, count in self._in_flight.items() if count >= self.per_endpoint]
+            query = (
+                select(models.WebhookDelivery.id, models.WebhookDelivery.endpoint_id)
                 .join(models.WebhookEndpoint, models.WebhookEndpoint.id == models.WebhookDelivery.endpoint_id)
-                .where(*claimable, models.WebhookEndpoint.active.is_(True))
-                .subquery()
+                .where(*due, models.WebhookEndpoint.active.is_(True))
             )
+            if saturated:
+                query = query.where(models.WebhookDelivery.endpoint_id.not_in(saturated))
             candidates = (
-                await uow.session.execute(
-                    select(due.c.id, due.c.endpoint_id)
-                    .where(due.c.rank <= self.per_endpoint)
-                    .order_by(due.c.next_attempt_at)
-                    .limit(free * 4)
-                )
+                await uow.session.execute(query.order_by(models.WebhookDelivery.next_attempt_at).limit(free * 4))
             ).all()
             if not candidates:
                 return []
@@ -223,7 +213,9 @@ class WebhookDispatcher:
                 return []
             await uow.session.execute(
                 update(models.WebhookDelivery)
-                .where(models.WebhookDelivery.id.in_(chosen), *claimable)
+                # Not the due-time condition: it would lead SQLite to scan the due index instead
+                # of finding the chosen rows by primary key; status and lease keep the claim safe.
+                .where(models.WebhookDelivery.id.in_(chosen), *unclaimed)
                 .values(lease_owner=self.owner, lease_until=now + self.lease)
                 .execution_options(synchronize_session=False)
             )
