@@ -275,6 +275,14 @@ def _check_reauthentication(connection: models.Connection, data: IntegrationCrea
         raise InvalidInput("re-authentication keeps the server; connect a new integration for another server", field="serverUrl")
 
 
+def _reactivate(connection: models.Connection, now: datetime) -> None:
+    """Credentials that work again: ACTIVE, the error forgotten, and a requested sync due now
+    (the caller nudges the scheduler after committing)."""
+    connection.status, connection.last_error, connection.failure_count = "ACTIVE", None, 0
+    connection.credentials_checked_at = connection.next_sync_at = now
+    connection.sync_requested = True
+
+
 async def _reauthenticate(
     runtime: Runtime, tenant_id: str, data: IntegrationCreate, account: dict[str, str], secrets: dict[str, str]
 ) -> IntegrationRead:
@@ -283,16 +291,12 @@ async def _reauthenticate(
     assert data.connection_id is not None
     async with UnitOfWork(runtime) as uow:
         connection = await _connection(uow, tenant_id, data.connection_id)
-        _check_reauthentication(connection, data, account)
         if data.settings is not None:
             connection.settings = _settings_for(data.provider, data.settings).as_stored()
         connection.account = account
         connection.account_email = _account_email(data) or connection.account_email
         await store_credentials(uow, tenant_id, connection.id, secrets)
-        now = _now()
-        connection.status, connection.last_error, connection.failure_count = "ACTIVE", None, 0
-        connection.credentials_checked_at = connection.next_sync_at = now
-        connection.sync_requested = True
+        _reactivate(connection, _now())
         connection.version += 1
         await uow.commit()
         read = _read(connection)
@@ -446,8 +450,7 @@ async def check_credentials(runtime: Runtime, connection_id: str, *, raise_error
                 connection.status, connection.last_error, connection.last_error_at = "TOKEN_EXPIRED", failure.message, now
                 await announce_token_expired(uow, connection, failure)
         elif failure is None and connection.status in ("TOKEN_EXPIRED", "ERROR"):
-            connection.status, connection.last_error, connection.failure_count = "ACTIVE", None, 0
-            connection.next_sync_at, connection.sync_requested = now, True
+            _reactivate(connection, now)
         await uow.commit()
         state = connection.status
     if failure is None and state == "ACTIVE":

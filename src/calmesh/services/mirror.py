@@ -46,17 +46,15 @@ async def _calendar(uow: UnitOfWork, tenant_id: str, calendar_id: str) -> models
     return await uow.owned(models.Calendar, calendar_id, tenant_id, "no such calendar")
 
 
-async def _announce_written(uow: UnitOfWork, calendar: models.Calendar, written: list[tuple[models.Event, Event, bool]]) -> None:
-    """Announce ``(row, event, is_new)`` of one series, privacy settings applied."""
+async def _announce_written(
+    uow: UnitOfWork, calendar: models.Calendar, written: list[tuple[models.Event, Event, bool]], master_id: str | None
+) -> None:
+    """Announce ``(row, event, is_new)`` of one series (whose master row is ``master_id``),
+    privacy settings applied."""
     if not written:
         return
     connection = await uow.session.get(models.Connection, calendar.connection_id)
     settings = SyncSettings.model_validate(connection.settings if connection else {})
-    master_id = await uow.session.scalar(
-        select(models.Event.id).where(
-            models.Event.calendar_id == calendar.id, models.Event.ical_uid == written[0][0].ical_uid, models.Event.recurrence_id.is_(None)
-        )
-    )
     for row, event, is_new in written:
         data = webhook_event_data(row, event, calendar.connection_id, master_id if row.recurrence_id is not None else None, settings)
         await announce(uow, calendar.tenant_id, EventType.EVENT_CREATED if is_new else EventType.EVENT_UPDATED, data)
@@ -109,7 +107,12 @@ async def upsert_event(
     await uow.session.flush()
     await busy_index.reindex_series(uow, calendar, event.uid)
     if is_new or row.content_hash != before:
-        await _announce_written(uow, calendar, [(row, event, is_new)])
+        master_id = row.id if row.recurrence_id is None else await uow.session.scalar(
+            select(models.Event.id).where(
+                models.Event.calendar_id == calendar_id, models.Event.ical_uid == event.uid, models.Event.recurrence_id.is_(None)
+            )
+        )
+        await _announce_written(uow, calendar, [(row, event, is_new)], master_id)
     return row
 
 
@@ -177,7 +180,8 @@ async def replace_series(
         await uow.session.delete(stale)
     await uow.session.flush()
     await busy_index.reindex_series(uow, calendar, uid, described)
-    await _announce_written(uow, calendar, written)
+    master_id = next((row.id for row in rows if row.recurrence_id is None), None)
+    await _announce_written(uow, calendar, written, master_id)
     return rows
 
 

@@ -8,6 +8,7 @@ their own pace. Webhook URLs pass the same address guard as ICS feeds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
@@ -188,19 +189,30 @@ def _secret_read(row: models.WebhookSecret, now: datetime) -> SecretRead:
     )
 
 
-async def _read(uow: UnitOfWork, endpoint: models.WebhookEndpoint) -> WebhookRead:
+async def _reads(uow: UnitOfWork, endpoints: Sequence[models.WebhookEndpoint]) -> list[WebhookRead]:
+    """The endpoints as the API shows them, their secrets read in one query."""
     now = _now()
-    secrets = (
+    secrets: dict[str, list[SecretRead]] = {}
+    for row in (
         await uow.session.scalars(
-            select(models.WebhookSecret).where(models.WebhookSecret.endpoint_id == endpoint.id).order_by(models.WebhookSecret.created_at)
+            select(models.WebhookSecret)
+            .where(models.WebhookSecret.endpoint_id.in_([e.id for e in endpoints]))
+            .order_by(models.WebhookSecret.created_at)
         )
-    ).all()
-    return WebhookRead(
-        id=endpoint.id, url=endpoint.url, event_types=list(endpoint.event_types or []), description=endpoint.description,
-        active=endpoint.active, health=endpoint.health,
-        failing_since=endpoint.failing_since, last_success_at=endpoint.last_success_at, last_failure_at=endpoint.last_failure_at,
-        secrets=[_secret_read(s, now) for s in secrets], created_at=endpoint.created_at, updated_at=endpoint.updated_at,
-    )
+    ).all():
+        secrets.setdefault(row.endpoint_id, []).append(_secret_read(row, now))
+    return [
+        WebhookRead(
+            id=e.id, url=e.url, event_types=list(e.event_types or []), description=e.description, active=e.active,
+            health=e.health, failing_since=e.failing_since, last_success_at=e.last_success_at,
+            last_failure_at=e.last_failure_at, secrets=secrets.get(e.id, []), created_at=e.created_at, updated_at=e.updated_at,
+        )
+        for e in endpoints
+    ]
+
+
+async def _read(uow: UnitOfWork, endpoint: models.WebhookEndpoint) -> WebhookRead:
+    return (await _reads(uow, [endpoint]))[0]
 
 
 def _secret_text(given: SecretStr | None) -> str:
@@ -257,7 +269,7 @@ async def list_webhooks(runtime: Runtime, tenant_id: str, *, limit: int, cursor:
     async with UnitOfWork(runtime) as uow:
         statement = select(models.WebhookEndpoint).where(models.WebhookEndpoint.tenant_id == tenant_id)
         page = await paginate(uow.session, statement, models.WebhookEndpoint.id, lambda row: row, limit=limit, cursor=cursor)
-        return Page[WebhookRead](data=[await _read(uow, row) for row in page.data], next_cursor=page.next_cursor)
+        return Page[WebhookRead](data=await _reads(uow, page.data), next_cursor=page.next_cursor)
 
 
 async def update_webhook(runtime: Runtime, tenant_id: str, webhook_id: str, data: WebhookUpdate) -> WebhookRead:
