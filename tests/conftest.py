@@ -31,7 +31,7 @@ from calmesh.storage.database import create_engine
 from calmesh.storage.migrate import upgrade
 
 #: Real CalDAV servers (Radicale, Xandikos) as fixtures for every test that needs one.
-pytest_plugins = ["tests.caldav_servers"]
+pytest_plugins = ["tests.caldav_servers", "tests.google_sandbox", "tests.zoom_sandbox"]
 
 POSTGRES_URL = os.environ.get("CALMESH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -153,9 +153,10 @@ class RunningServer:
         return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=10)
 
 
-def start_server(settings: Settings, app: object | None = None) -> tuple[RunningServer, threading.Thread]:
-    """Run the real app under uvicorn in a thread (its own event loop) on a free port."""
-    port = free_port()
+def start_server(settings: Settings, app: object | None = None, port: int | None = None) -> tuple[RunningServer, threading.Thread]:
+    """Run the real app under uvicorn in a thread (its own event loop) on ``port`` (default: a
+    free one; pick it first when the settings must name the server's own address)."""
+    port = port or free_port()
     config = uvicorn.Config(app or create_app(settings), host="127.0.0.1", port=port, log_config=None, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

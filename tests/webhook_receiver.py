@@ -66,7 +66,7 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     #: The most requests that were open (neither answered nor given up by the sender) at once.
     max_open: int = 0
-    _open: int = 0
+    _open: list[socket.socket] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _released: threading.Event = field(default_factory=threading.Event)
     _server: ThreadingHTTPServer | None = None
@@ -93,7 +93,7 @@ class Receiver:
     @property
     def open_requests(self) -> int:
         with self._lock:
-            return self._open
+            return len(self._open)
 
     def successes(self) -> list[Received]:
         return [r for r in self.snapshot() if r.answered is not None and 200 <= r.answered < 300]
@@ -128,19 +128,22 @@ class Receiver:
                     step = receiver._next_step()
                     record = Received(self.path, body, dict(self.headers.items()), time.time(), step)
                     receiver.requests.append(record)
-                    receiver._open += 1
-                    receiver.max_open = max(receiver.max_open, receiver._open)
+                    # A request the sender already gave up on may not have noticed yet (its
+                    # handler polls): it is not counted as open alongside this one.
+                    still_open = [c for c in receiver._open if not _sender_gone(c)]
+                    receiver.max_open = max(receiver.max_open, len(still_open) + 1)
+                    receiver._open.append(self.connection)
                 try:
                     self._perform(receiver, record, step)
                 finally:
                     with receiver._lock:
-                        receiver._open -= 1
+                        receiver._open.remove(self.connection)
 
             def _perform(self, receiver: Receiver, record: Received, step: Any) -> None:
                 if step == HANG:
                     deadline = time.monotonic() + 120
                     while not receiver._released.wait(timeout=0.02):
-                        if self._sender_gone() or time.monotonic() > deadline:
+                        if _sender_gone(self.connection) or time.monotonic() > deadline:
                             record.abandoned, record.finished_at = True, time.time()
                             self.close_connection = True
                             return
@@ -171,14 +174,6 @@ class Receiver:
                     return
                 record.answered, record.finished_at = status, time.time()
 
-            def _sender_gone(self) -> bool:
-                """Whether the sender closed the connection (gave up, or was killed)."""
-                try:
-                    readable, _, _ = select.select([self.connection], [], [], 0)
-                    return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
-                except OSError:
-                    return True
-
             def log_message(self, *args: object) -> None:
                 pass
 
@@ -196,6 +191,15 @@ class Receiver:
         receiver._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         receiver._thread.start()
         return receiver
+
+
+def _sender_gone(connection: socket.socket) -> bool:
+    """Whether the sender closed the connection (gave up, or was killed)."""
+    try:
+        readable, _, _ = select.select([connection], [], [], 0)
+        return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 async def wait_until(condition: Callable[[], bool], *, timeout: float, interval: float = 0.02) -> bool:

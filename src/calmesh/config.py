@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     feed_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     #: Seconds a provider request may take before calmesh gives up on it.
     provider_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: A provider answering "slow down" or 5xx is asked again after about this many seconds,
+    #: then twice as long each time (Google: five attempts), before the sync gives up for now.
+    provider_retry_base_seconds: float = Field(default=1.0, gt=0, le=60)
     #: Run scheduled syncs inside ``calmesh serve`` (turn off when separate workers run them).
     embedded_worker: bool = True
     #: How often the embedded scheduler looks for connections due to sync, in seconds.
@@ -66,6 +69,27 @@ class Settings(BaseSettings):
     webhook_first_retry_seconds: float = Field(default=5.0, gt=0)
     #: How many days announced events (and their delivery logs) are kept for listing and replay.
     webhook_event_retention_days: int = Field(default=30, ge=1)
+
+    #: Google OAuth client of the operator's Google Cloud project (Google connections need it).
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    #: Google's addresses; point all three at ``calmesh sandbox`` to run without Google.
+    google_accounts_url: str = "https://accounts.google.com"
+    google_oauth_url: str = "https://oauth2.googleapis.com"
+    google_api_url: str = "https://www.googleapis.com"
+    #: Zoom OAuth app of the operator (Zoom connections need it) and the secret token of its
+    #: webhook subscription (Zoom signs every event with it; url_validation answers with it).
+    zoom_client_id: str | None = None
+    zoom_client_secret: SecretStr | None = None
+    zoom_webhook_secret_token: SecretStr | None = None
+    #: Zoom's addresses (``/oauth/…`` and ``/v2/…`` below them); point both at ``calmesh sandbox``.
+    zoom_oauth_url: str = "https://zoom.us"
+    zoom_api_url: str = "https://api.zoom.us"
+    #: How many meeting requests (create, update, delete) a Zoom user may make per UTC day
+    #: (PRODUCT.md M5); calmesh refuses the next one itself, before Zoom would.
+    zoom_daily_meeting_requests: int = Field(default=100, ge=1)
+    #: How long a push channel (Google watch) is asked to live; it is renewed a day before it ends.
+    push_channel_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=3600)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -26,9 +26,12 @@ The tree::
         ├── ProviderUnreachable     no answer, a timeout, or a 5xx: retry later
         ├── ProviderAuthFailed      the provider refused the credentials: the user must act
         ├── ProviderRateLimited     slow down; carries ``retry_after`` seconds when known
+        │   └── MeetingQuotaExhausted   the user's daily meeting requests are used up
+        │                               (Zoom: 100 a day); carries ``resets_at``
         ├── ProviderProtocolError   the answer is not what the protocol promises (garbage XML,
         │                           not a CalDAV server…)
         ├── ProviderRefused         a 4xx the provider means: read-only calendar, too large…
+        │   └── PartiallyWritten    the item was written, but not all of it (no Meet link)
         ├── SyncCursorExpired       the provider forgot our cursor: a full resync is needed
         └── PreconditionFailed      the item changed on the provider since we read it (412)
 
@@ -43,6 +46,12 @@ the CLI turns them into one line and a non-zero exit in one place (:mod:`calmesh
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from calmesh.providers.base import WrittenItem
+
 __all__ = [
     "AlreadyExists",
     "AuthenticationFailed",
@@ -53,7 +62,9 @@ __all__ = [
     "InvalidInput",
     "InvalidState",
     "InvalidTimeZone",
+    "MeetingQuotaExhausted",
     "NotFound",
+    "PartiallyWritten",
     "PermissionDenied",
     "PreconditionFailed",
     "ProviderAuthFailed",
@@ -197,12 +208,30 @@ class ProviderRateLimited(ProviderError):
         self.retry_after = retry_after
 
 
+class MeetingQuotaExhausted(ProviderRateLimited):
+    """The user's meeting requests for today are used up; they reset at 00:00 UTC."""
+
+    def __init__(self, message: str | None = None, *, resets_at: datetime) -> None:
+        super().__init__(message, retry_after=max(0.0, (resets_at - datetime.now(timezone.utc)).total_seconds()))
+        #: When requests are allowed again.
+        self.resets_at = resets_at
+
+
 class ProviderProtocolError(ProviderError):
     """The provider's answer does not follow its protocol."""
 
 
 class ProviderRefused(ProviderError):
     """The provider refused the request."""
+
+
+class PartiallyWritten(ProviderRefused):
+    """The provider kept the item but refused part of it (Google could not make its Meet link)."""
+
+    def __init__(self, message: str | None = None, *, written: WrittenItem) -> None:
+        super().__init__(message)
+        #: Where the item now is, as for a write that succeeded.
+        self.written = written
 
 
 class SyncCursorExpired(ProviderError):

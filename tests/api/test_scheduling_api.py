@@ -53,7 +53,7 @@ async def test_event_type_crud_and_validation(server: RunningServer) -> None:
         })
         assert created.status_code == 201, created.text
         event_type = created.json()
-        assert event_type["slug"] == "intro-call" and event_type["location"] == {"type": "GOOGLE_MEET", "value": None}
+        assert event_type["slug"] == "intro-call" and event_type["location"] == {"type": "GOOGLE_MEET", "value": None, "customProviderId": None}
         assert_problem(await client.post("/v1/event-types", json={"title": "Intro call"}), 409, "/problems/conflict")
 
         patched = (await client.patch(f"/v1/event-types/{event_type['id']}", json={"durationMinutes": 30, "dailyLimit": None})).json()

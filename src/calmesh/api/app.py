@@ -20,10 +20,12 @@ from calmesh.api.routers import (
     api_keys,
     availability,
     bookings,
+    conferencing,
     event_types,
     events,
     health,
     integrations,
+    provider_notifications,
     tenant,
     users,
     webhook_events,
@@ -81,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for module in (
         health, tenant, api_keys, users, integrations, events, event_types, availability, bookings, webhooks, webhook_events,
+        provider_notifications, conferencing,
     ):
         app.include_router(module.router)
 

@@ -9,6 +9,7 @@ which request it was, and nothing about the internals.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -53,6 +54,9 @@ class Problem(BaseModel):
     conflicts: list[dict[str, Any]] | None = Field(
         default=None, description="For slot-unavailable: what is in the way of the requested time."
     )
+    resets_at: datetime | None = Field(
+        default=None, alias="resetsAt", description="For meeting-quota-exhausted: when requests are allowed again (00:00 UTC)."
+    )
 
 
 class PayloadTooLarge(StarletteHTTPException):
@@ -81,6 +85,7 @@ _ERROR_MAP: dict[type[errors.CalmeshError], tuple[int, str, str]] = {
     errors.StorageUnavailable: (503, "unavailable", "Service unavailable"),
     errors.SyncHalted: (409, "sync-halted", "Sync halted"),
     errors.ProviderAuthFailed: (422, "provider-auth-failed", "Provider refused the credentials"),
+    errors.MeetingQuotaExhausted: (429, "meeting-quota-exhausted", "Daily meeting quota used up"),
     errors.ProviderRateLimited: (429, "provider-rate-limited", "Provider rate limit"),
     errors.ProviderUnreachable: (502, "provider-unavailable", "Provider unavailable"),
     errors.ProviderProtocolError: (502, "provider-protocol-error", "Provider answered wrongly"),
@@ -113,6 +118,7 @@ def problem_response(
     field_problems: Sequence[FieldProblem] | None = None,
     headers: Mapping[str, str] | None = None,
     conflicts: list[dict[str, Any]] | None = None,
+    resets_at: datetime | None = None,
 ) -> JSONResponse:
     problem = Problem(
         type=f"/problems/{slug}",
@@ -123,9 +129,10 @@ def problem_response(
         request_id=request_id_var.get(),
         errors=list(field_problems) if field_problems else None,
         conflicts=conflicts,
+        resets_at=resets_at,
     )
     return JSONResponse(
-        problem.model_dump(by_alias=True, exclude_none=True),
+        problem.model_dump(mode="json", by_alias=True, exclude_none=True),
         status_code=status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
@@ -146,8 +153,10 @@ def _calmesh_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, errors.ProviderRateLimited) and exc.retry_after is not None:
         headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
     conflicts = list(exc.clashes) if isinstance(exc, errors.SlotUnavailable) else None
+    resets_at = exc.resets_at if isinstance(exc, errors.MeetingQuotaExhausted) else None
     return problem_response(
-        status, slug, title, detail, request=request, field_problems=field_problems, headers=headers, conflicts=conflicts
+        status, slug, title, detail, request=request, field_problems=field_problems, headers=headers,
+        conflicts=conflicts, resets_at=resets_at,
     )
 
 

@@ -9,14 +9,15 @@ In order of preference:
    ``X-MICROSOFT-ONLINEMEETINGEXTERNALLINK`` / ``X-MICROSOFT-ONLINEMEETINGCONFLINK`` (Skype for
    Business; only http(s) values are usable, ``conf:sip:`` ones are not a join URL).
 
-The service is named only when the join URL's host makes it obvious (Meet, Teams, Zoom), with the
-names calmesh's event types use (``GOOGLE_MEET``, ``TEAMS``, ``ZOOM``).
+The service is named when the join URL's host makes it obvious, with the names calmesh's event
+types use (``GOOGLE_MEET``, ``TEAMS``, ``ZOOM``, ``WEBEX``…): :func:`service_for_url` is
+:func:`calmesh.conferencing.service_for_url`, which owns that knowledge (re-exported here for the
+providers that import it from this module).
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
+from calmesh.conferencing.detection import service_for_url
 from calmesh.domain.events import ConferenceData
 from calmesh.ical._components import RawComponent
 
@@ -28,22 +29,6 @@ _VENDOR_PROPERTIES = (
     "X-MICROSOFT-ONLINEMEETINGEXTERNALLINK",
     "X-MICROSOFT-ONLINEMEETINGCONFLINK",
 )
-_SERVICES = (
-    ("meet.google.com", "GOOGLE_MEET"),
-    ("teams.microsoft.com", "TEAMS"),
-    ("teams.live.com", "TEAMS"),
-    ("zoom.us", "ZOOM"),
-    ("zoom.com", "ZOOM"),
-)
-
-
-def service_for_url(url: str) -> str | None:
-    """GOOGLE_MEET, TEAMS or ZOOM when the URL's host says so, else None."""
-    host = (urlsplit(url).hostname or "").lower()
-    for domain, service in _SERVICES:
-        if host == domain or host.endswith("." + domain):
-            return service
-    return None
 
 
 def _is_web(url: str) -> bool:

@@ -16,16 +16,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from datetime import datetime
+from typing import Literal, Protocol, runtime_checkable
 
+from calmesh.auth.oauth import OAuthApp, TokenKeeper
 from calmesh.domain.events import Event
 
 __all__ = [
     "CalendarProvider",
     "Capabilities",
     "ChangeSet",
+    "ConferencingAccount",
+    "ConferencingProvider",
+    "CreatedMeeting",
     "ItemProblem",
+    "MeetingDefaults",
+    "MeetingRequest",
+    "MeetingRequestGate",
     "ProviderConfig",
+    "PushChannel",
+    "PushChannels",
     "RemoteCalendar",
     "RemoteItem",
     "WrittenItem",
@@ -103,10 +113,16 @@ class ChangeSet:
 
 @dataclass(frozen=True, slots=True)
 class WrittenItem:
-    """Where a create or update left the item: its id and new etag (None if the provider gave none)."""
+    """Where a create or update left the item: its id and new etag (None if the provider gave none).
+
+    ``events`` is the item as the provider now holds it, when its answer says (Google returns
+    the event it stored, with the organizer it set and the Meet link it made); None when the
+    answer carries no content (CalDAV).
+    """
 
     id: str
     etag: str | None
+    events: tuple[Event, ...] | None = None
 
 
 @runtime_checkable
@@ -158,6 +174,29 @@ class CalendarProvider(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class PushChannel:
+    """A provider's promise to tell ``address`` when a calendar changes (a Google watch channel)."""
+
+    id: str
+    #: The provider's id of the watched resource (Google's ``resourceId``); stopping needs it.
+    resource_id: str
+    expires_at: datetime
+
+
+@runtime_checkable
+class PushChannels(Protocol):
+    """Adapters whose ``capabilities.push`` is true also implement this."""
+
+    async def watch(self, calendar_id: str, channel_id: str, address: str, token: str, ttl_seconds: int) -> PushChannel:
+        """Ask the provider to POST to ``address`` (with ``token``) when ``calendar_id`` changes."""
+        ...
+
+    async def stop_watching(self, channel_id: str, resource_id: str) -> None:
+        """Stop a channel; one the provider no longer knows is not an error."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderConfig:
     """What an adapter needs to open a connection.
 
@@ -171,3 +210,110 @@ class ProviderConfig:
     secrets: Mapping[str, str] = field(default_factory=dict)
     allow_private_network: bool = False
     timeout_seconds: float = 30.0
+    #: The first wait before retrying a rate-limited or failing request; each next one doubles.
+    retry_base_seconds: float = 1.0
+    #: OAuth providers: the operator's app registration and the provider's addresses.
+    oauth: OAuthApp | None = None
+    #: OAuth providers: the connection's tokens, refreshed one at a time per connection.
+    tokens: TokenKeeper | None = None
+    #: Conferencing providers: the daily allowance of meeting requests (None: not counted).
+    meeting_gate: MeetingRequestGate | None = None
+
+
+# --- conferencing providers (Zoom) --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConferencingAccount:
+    """Who a conferencing connection acts as (Zoom's ``users/me``)."""
+
+    #: The service's id of the user (Zoom's ``id``, which its webhooks name as ``user_id``).
+    user_id: str
+    email: str | None
+    #: The service's account (organisation) the user belongs to.
+    account_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingDefaults:
+    """A connection's ``defaultMeetingSettings`` (PRODUCT.md M3), applied to every meeting."""
+
+    join_before_host: bool = False
+    mute_upon_entry: bool = False
+    waiting_room: bool = False
+    auto_recording: Literal["none", "local", "cloud"] = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingRequest:
+    """The meeting to schedule: ``start`` is aware; ``time_zone`` is how the service shows it."""
+
+    topic: str
+    start: datetime
+    duration_minutes: int
+    time_zone: str = "UTC"
+    agenda: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedMeeting:
+    """A meeting the service made: how to join it."""
+
+    id: str
+    join_url: str
+    passcode: str | None
+    #: The user's personal meeting room (Zoom PMI), which must never be deleted.
+    personal: bool = False
+    dial_ins: tuple[str, ...] = ()
+
+
+class MeetingRequestGate(Protocol):
+    """Counts a conferencing user's meeting requests against the service's daily allowance
+    (PRODUCT.md M5). An adapter calls ``admit`` before every create, update or delete it sends
+    and ``blocked`` when the service answers 429; the gate calmesh runs on keeps the count in
+    the database, so every process sees it."""
+
+    async def admit(self) -> None:
+        """Take one request of today's allowance; ``MeetingQuotaExhausted`` when none is left
+        or the service asked us to wait."""
+        ...
+
+    async def blocked(self, until: datetime) -> None:
+        """The service refused with 429 and asked to wait until ``until``."""
+        ...
+
+
+@runtime_checkable
+class ConferencingProvider(Protocol):
+    """One connected account at a conferencing service that makes meetings on request.
+
+    Errors are translated at the adapter's edge as for calendar providers; a 429 is
+    ``ProviderRateLimited`` with ``retry_after`` (Zoom's daily limit names an absolute time).
+    """
+
+    #: The service, as the API spells it (``ZOOM``).
+    service: str
+
+    async def account(self) -> ConferencingAccount:
+        """Who the credentials act as. Also how a connection proves them."""
+        ...
+
+    async def create_meeting(self, request: MeetingRequest, defaults: MeetingDefaults) -> CreatedMeeting:
+        """Schedule a meeting: the user's personal room when their settings say to use it for
+        scheduled meetings, else a new meeting with a passcode their account's rules accept."""
+        ...
+
+    async def update_meeting(self, meeting_id: str, request: MeetingRequest, defaults: MeetingDefaults) -> None:
+        """Change a meeting's topic, time or settings; its link stays."""
+        ...
+
+    async def delete_meeting(self, meeting_id: str) -> None:
+        """Delete a meeting; one the service no longer knows is not an error."""
+        ...
+
+    async def revoke(self) -> bool:
+        """Withdraw calmesh's access (OAuth token revocation); True if something was revoked."""
+        ...
+
+    async def aclose(self) -> None:
+        ...

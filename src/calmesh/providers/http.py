@@ -9,6 +9,9 @@ resolves the name itself, so a DNS answer that changes between the check and the
 
 :func:`raise_for_status` and :func:`transport_errors` turn HTTP into :mod:`calmesh.errors` with
 messages a user can act on, never echoing credentials or response bodies.
+
+:class:`RetryPolicy` is how patient an API adapter is (Google, Zoom): attempts in all and an
+exponential backoff with jitter; :func:`retry_after_seconds` reads ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
+import random
 import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 from email.utils import parsedate_to_datetime
@@ -39,9 +44,12 @@ from calmesh.errors import (
 __all__ = [
     "USER_AGENT",
     "ClientOwner",
+    "RetryPolicy",
     "check_url_is_public",
     "guarded_client",
+    "operator_client",
     "raise_for_status",
+    "retry_after_seconds",
     "transport_errors",
 ]
 
@@ -130,6 +138,19 @@ def guarded_client(
     )
 
 
+def operator_client(*, base_url: str, timeout_seconds: float) -> httpx.AsyncClient:
+    """A client for an API at an address the operator configured (Google's, Zoom's — or the
+    sandbox's on loopback), not one a user gave: no private-address guard. It never follows a
+    redirect, which would carry the bearer token elsewhere."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 10.0)),
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT},
+        verify=_tls_context(),
+    )
+
+
 @asynccontextmanager
 async def transport_errors(what: str) -> AsyncIterator[None]:
     """Network failures while doing ``what`` become :class:`ProviderUnreachable`."""
@@ -142,6 +163,20 @@ async def transport_errors(what: str) -> AsyncIterator[None]:
     except (httpx.NetworkError, httpx.ProtocolError, httpx.UnsupportedProtocol) as exc:
         reason = str(exc) or type(exc).__name__
         raise ProviderUnreachable(f"{what}: {reason}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how long an adapter retries rate limiting and failures."""
+
+    #: Attempts in all, the first included.
+    attempts: int = 5
+    base_seconds: float = 1.0
+    max_seconds: float = 32.0
+
+    def backoff(self, retry: int) -> float:
+        """The wait before retry number ``retry`` (0 for the first retry), with jitter."""
+        return float(min(self.max_seconds, self.base_seconds * 2**retry * random.uniform(0.5, 1.5)))
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:

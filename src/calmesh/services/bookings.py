@@ -14,6 +14,23 @@ in one transaction that the database itself keeps from overlapping:
 
 Round robin ("any") picks, among the free hosts, the one booked least recently (never booked
 first, then the event type's host order); "n" picks the n least recently booked free hosts.
+
+Seats: an event type with ``seatsPerSlot`` above one lets that many bookings share a slot. The
+first holds the hosts' reservations; the others join it and share its meeting link. When the
+holder leaves (cancelled, moved), its reservations pass to a booking still in the slot.
+
+The meeting link and the organizer's calendar event (:mod:`calmesh.services.booking_links`)
+follow each change as seed 004 says (PRODUCT.md M4):
+
+* a new booking gets a new link — or, joining a slot another booking holds, that one's;
+* a change that keeps the date and time keeps the link;
+* a reschedule gets a new link, unless it joins a slot another booking holds (its link is
+  reused); the old meeting is deleted unless another booking still uses it;
+* a cancellation deletes the meeting unless another booking still uses it.
+
+The link is made before the booking is written (an error there is the booking's error, and
+nothing is written); if writing the booking then fails, the new meeting and calendar event are
+taken back. ``booking.created`` and ``booking.rescheduled`` carry the link.
 """
 
 from __future__ import annotations
@@ -32,6 +49,7 @@ from calmesh.domain.intervals import Interval
 from calmesh.errors import InvalidInput, InvalidState, NotFound, SlotUnavailable
 from calmesh.ids import new_id
 from calmesh.schemas import ApiModel, Page, TimeZoneName
+from calmesh.services import booking_links
 from calmesh.services.announcements import announce, as_data
 from calmesh.services.availability import (
     BusyItem,
@@ -87,6 +105,16 @@ class BookingCancel(ApiModel):
     reason: Annotated[str, Field(max_length=2000)] | None = None
 
 
+class BookingConference(ApiModel):
+    """How to join the booking's meeting."""
+
+    service: str = Field(description="ZOOM, GOOGLE_MEET, or the service a custom link belongs to (WEBEX…, CUSTOM).")
+    join_url: str | None = None
+    meeting_id: str | None = None
+    passcode: str | None = None
+    dial_ins: list[str] = []
+
+
 class BookingRead(ApiModel):
     id: str
     event_type_id: str
@@ -96,6 +124,9 @@ class BookingRead(ApiModel):
     attendee: Attendee
     notes: str | None
     host_ids: list[str]
+    conference: BookingConference | None = None
+    #: The event in the organizing host's calendar (``/v1/events/{id}``), when they have one.
+    calendar_event_id: str | None = None
     created_at: datetime
     updated_at: datetime
     cancelled_at: datetime | None
@@ -201,16 +232,61 @@ async def _reservation_clashes(uow: UnitOfWork, hosts: Sequence[str], blocked: I
     ]
 
 
-async def _write_reservations(
-    runtime: Runtime, tenant_id: str, booking_id: str, hosts: Sequence[str], blocked: Interval,
-    *, new_booking: models.Booking | None = None, changes: dict[str, Any] | None = None, now: datetime,
+async def _slot_sharers(
+    uow: UnitOfWork, event_type_id: str, start: datetime, *, besides: str | None = None
+) -> list[models.Booking]:
+    """The confirmed bookings of the event type in the slot starting at ``start``, oldest first."""
+    statement = select(models.Booking).where(
+        models.Booking.event_type_id == event_type_id, models.Booking.start_at == start, models.Booking.status == "confirmed",
+    )
+    if besides is not None:
+        statement = statement.where(models.Booking.id != besides)
+    return list((await uow.session.scalars(statement.order_by(models.Booking.created_at, models.Booking.id))).all())
+
+
+async def _seat_in(uow: UnitOfWork, event_type: LoadedEventType, start: datetime, besides: str | None = None) -> models.Booking | None:
+    """The booking whose slot a new booking at ``start`` joins (seats), or None for a slot of its own."""
+    seats = event_type.row.seats_per_slot
+    if seats <= 1:
+        return None
+    sharers = await _slot_sharers(uow, event_type.row.id, start, besides=besides)
+    if len(sharers) >= seats:
+        raise SlotUnavailable(f"every seat of that slot is taken ({seats} bookings)")
+    return sharers[0] if sharers else None
+
+
+async def _leave_slot(uow: UnitOfWork, booking: models.Booking) -> None:
+    """The booking stops taking its hosts' time; a booking still in its slot (seats) takes over
+    its reservations."""
+    stays = await _slot_sharers(uow, booking.event_type_id, booking.start_at, besides=booking.id)
+    reservations = update(models.HostReservation).where(
+        models.HostReservation.booking_id == booking.id, models.HostReservation.active.is_(True)
+    )
+    if stays:
+        await uow.session.execute(reservations.values(booking_id=stays[0].id))
+    else:
+        await uow.session.execute(reservations.values(active=False))
+
+
+async def _write_booking(
+    runtime: Runtime, tenant_id: str, booking_id: str, hosts: Sequence[str], blocked: Interval, *,
+    joins: str | None, seats: int, new_booking: models.Booking | None = None, changes: dict[str, Any] | None = None,
+    now: datetime,
 ) -> None:
-    """Reserve ``blocked`` for ``hosts`` and create (``new_booking``) or move (``changes``) the booking."""
+    """Create (``new_booking``) or move (``changes``) the booking in one transaction, reserving
+    ``blocked`` for ``hosts`` — or, when it ``joins`` another booking's slot, taking a seat there."""
     async with UnitOfWork(runtime) as uow:
         await _lock_hosts(uow, hosts, now)
-        clashes = await _reservation_clashes(uow, hosts, blocked, None if new_booking else booking_id)
-        if clashes:
-            raise SlotUnavailable("another booking holds that time", clashes=clashes)
+        if joins is not None:
+            holder = await uow.session.get(models.Booking, joins)
+            if holder is None or holder.status != "confirmed":
+                raise SlotUnavailable("the booking that held that slot was just cancelled: ask for the slot again")
+            if len(await _slot_sharers(uow, holder.event_type_id, holder.start_at, besides=booking_id)) >= seats:
+                raise SlotUnavailable(f"every seat of that slot is taken ({seats} bookings)")
+        else:
+            clashes = await _reservation_clashes(uow, hosts, blocked, None if new_booking else booking_id)
+            if clashes:
+                raise SlotUnavailable("another booking holds that time", clashes=clashes)
         if new_booking is not None:
             uow.session.add(new_booking)
             booking, announcement, extra = new_booking, EventType.BOOKING_CREATED, {}
@@ -220,21 +296,20 @@ async def _write_reservations(
                 raise InvalidState("a cancelled booking cannot be changed")
             announcement = EventType.BOOKING_RESCHEDULED
             extra = {"previousStart": booking.start_at.isoformat(), "previousEnd": booking.end_at.isoformat()}
+            await _leave_slot(uow, booking)
             for field, value in (changes or {}).items():
                 setattr(booking, field, value)
             booking.version += 1
-            await uow.session.execute(
-                update(models.HostReservation).where(models.HostReservation.booking_id == booking_id).values(active=False)
-            )
         await uow.session.flush()
         await announce(uow, tenant_id, announcement, {**as_data(_read(booking)), **extra})
-        uow.session.add_all(
-            models.HostReservation(
-                id=new_id("rsv"), tenant_id=tenant_id, booking_id=booking_id, user_id=host,
-                blocked_start_at=blocked.start, blocked_end_at=blocked.end, active=True,
+        if joins is None:
+            uow.session.add_all(
+                models.HostReservation(
+                    id=new_id("rsv"), tenant_id=tenant_id, booking_id=booking_id, user_id=host,
+                    blocked_start_at=blocked.start, blocked_end_at=blocked.end, active=True,
+                )
+                for host in hosts
             )
-            for host in hosts
-        )
         try:
             await uow.commit()
         except IntegrityError as exc:
@@ -247,7 +322,9 @@ def _read(booking: models.Booking) -> BookingRead:
         id=booking.id, event_type_id=booking.event_type_id, status=booking.status,
         start=booking.start_at, end=booking.end_at,
         attendee=Attendee(name=booking.attendee_name, email=booking.attendee_email, time_zone=booking.attendee_time_zone),
-        notes=booking.notes, host_ids=list(booking.host_ids), created_at=booking.created_at, updated_at=booking.updated_at,
+        notes=booking.notes, host_ids=list(booking.host_ids),
+        conference=BookingConference.model_validate(booking.conference) if booking.conference else None,
+        calendar_event_id=booking.calendar_event_id, created_at=booking.created_at, updated_at=booking.updated_at,
         cancelled_at=booking.cancelled_at, cancellation_reason=booking.cancellation_reason,
     )
 
@@ -262,22 +339,52 @@ async def _owned(uow: UnitOfWork, tenant_id: str, booking_id: str) -> models.Boo
 # --- use cases --------------------------------------------------------------------------------
 
 
+def _title(event_type_title: str, attendee_name: str) -> str:
+    return f"{event_type_title} with {attendee_name}"
+
+
 async def create_booking(runtime: Runtime, tenant_id: str, data: BookingCreate, *, now: datetime | None = None) -> BookingRead:
     now = now or datetime.now(UTC)
     start = data.start.astimezone(UTC)
     async with UnitOfWork(runtime) as uow:
         event_type = await load_event_type(uow, tenant_id, data.event_type_id)
-        free = await _check_start(uow, tenant_id, event_type, start, now)
-        hosts = await _choose_hosts(uow, event_type, free)
-        booking = models.Booking(
-            id=new_id("bkg"), tenant_id=tenant_id, event_type_id=event_type.row.id, status="confirmed",
-            start_at=start, end_at=start + event_type.rules.duration,
-            attendee_name=data.attendee.name, attendee_email=str(data.attendee.email),
-            attendee_time_zone=data.attendee.time_zone, notes=data.notes, host_ids=hosts, version=1,
+        holder = await _seat_in(uow, event_type, start)
+        joins = holder.id if holder is not None else None
+        if holder is not None:
+            hosts = list(holder.host_ids)
+            shared = booking_links.BookingLink(holder.conference, holder.meeting_id)
+        else:
+            hosts = await _choose_hosts(uow, event_type, await _check_start(uow, tenant_id, event_type, start, now))
+            shared = None
+        participants = await booking_links.participants_of(uow, hosts, str(data.attendee.email), data.attendee.name)
+        title, agenda = _title(event_type.row.title, data.attendee.name), event_type.row.description
+        seats, event_type_id = event_type.row.seats_per_slot, event_type.row.id
+    end = start + event_type.rules.duration
+    booking_id = new_id("bkg")
+    link = shared or await booking_links.conference_link(
+        runtime, tenant_id, event_type.location, participants, start, end, topic=title, agenda=agenda
+    )
+    calendar_event_id: str | None = None
+    try:
+        calendar_event_id, link = await booking_links.write_calendar_event(
+            runtime, tenant_id, participants, link, title=title, start=start, end=end, notes=data.notes, event_id=None
         )
-    blocked = event_type.rules.blocked(start)
-    await _write_reservations(runtime, tenant_id, booking.id, hosts, blocked, new_booking=booking, now=now)
-    return await get_booking(runtime, tenant_id, booking.id)
+        booking = models.Booking(
+            id=booking_id, tenant_id=tenant_id, event_type_id=event_type_id, status="confirmed",
+            start_at=start, end_at=end, attendee_name=data.attendee.name, attendee_email=str(data.attendee.email),
+            attendee_time_zone=data.attendee.time_zone, notes=data.notes, host_ids=hosts, version=1,
+            conference=link.conference, meeting_id=link.meeting_id, calendar_event_id=calendar_event_id,
+        )
+        await _write_booking(
+            runtime, tenant_id, booking_id, hosts, event_type.rules.blocked(start),
+            joins=joins, seats=seats, new_booking=booking, now=now,
+        )
+    except Exception:
+        # Nothing of a booking that was not written stays behind: its event, its new meeting.
+        await booking_links.remove_calendar_event(runtime, tenant_id, calendar_event_id)
+        await booking_links.release_meeting(runtime, tenant_id, link.meeting_id, booking_id=booking_id)
+        raise
+    return await get_booking(runtime, tenant_id, booking_id)
 
 
 async def update_booking(
@@ -288,40 +395,116 @@ async def update_booking(
         booking = await _owned(uow, tenant_id, booking_id)
         if booking.status != "confirmed":
             raise InvalidState("a cancelled booking cannot be changed")
-        new_start = data.start.astimezone(UTC) if data.start is not None else None
-        if new_start is None or new_start == booking.start_at:
-            if "notes" in data.model_fields_set:
-                booking.notes = data.notes
-                booking.version += 1
-                await uow.commit()
-            return _read(booking)
         event_type = await load_event_type(uow, tenant_id, booking.event_type_id)
-        free = await _check_start(uow, tenant_id, event_type, new_start, now, exclude_booking=booking.id)
-        hosts = await _choose_hosts(uow, event_type, free, keep=booking.host_ids)
-    changes: dict[str, Any] = {"start_at": new_start, "end_at": new_start + event_type.rules.duration, "host_ids": hosts}
-    if "notes" in data.model_fields_set:
-        changes["notes"] = data.notes
-    await _write_reservations(
-        runtime, tenant_id, booking_id, hosts, event_type.rules.blocked(new_start), changes=changes, now=now
+        title, agenda = _title(event_type.row.title, booking.attendee_name), event_type.row.description
+        seats = event_type.row.seats_per_slot
+        before = _read(booking)
+        new_start = data.start.astimezone(UTC) if data.start is not None else None
+        if new_start == booking.start_at:
+            new_start = None
+        if new_start is not None:
+            holder = await _seat_in(uow, event_type, new_start, besides=booking.id)
+            joins = holder.id if holder is not None else None
+            if holder is not None:
+                hosts = list(holder.host_ids)
+                shared = booking_links.BookingLink(holder.conference, holder.meeting_id)
+            else:
+                free = await _check_start(uow, tenant_id, event_type, new_start, now, exclude_booking=booking.id)
+                hosts = await _choose_hosts(uow, event_type, free, keep=booking.host_ids)
+                shared = None
+            participants = await booking_links.participants_of(uow, hosts, booking.attendee_email, booking.attendee_name)
+            old_meeting_id = booking.meeting_id
+    if new_start is None:
+        # Same date and time: the link stays; only the notes may change.
+        return await _change_notes(runtime, tenant_id, before, data, title=title)
+    new_end = new_start + event_type.rules.duration
+    link = shared or await booking_links.conference_link(
+        runtime, tenant_id, event_type.location, participants, new_start, new_end, topic=title, agenda=agenda
     )
+    if shared is None and link.conference == {"service": "GOOGLE_MEET"} and before.host_ids[:1] == hosts[:1]:
+        # Google keeps the Meet link with the event it moves.
+        link = booking_links.BookingLink(booking_conference(before), None)
+    notes = data.notes if "notes" in data.model_fields_set else before.notes
+    changes: dict[str, Any] = {
+        "start_at": new_start, "end_at": new_end, "host_ids": hosts, "notes": notes,
+        "conference": link.conference, "meeting_id": link.meeting_id,
+    }
+    try:
+        await _write_booking(
+            runtime, tenant_id, booking_id, hosts, event_type.rules.blocked(new_start),
+            joins=joins, seats=seats, changes=changes, now=now,
+        )
+    except Exception:
+        if link.meeting_id != old_meeting_id:
+            await booking_links.release_meeting(runtime, tenant_id, link.meeting_id, booking_id=booking_id)
+        raise
+    await booking_links.release_meeting(runtime, tenant_id, old_meeting_id if old_meeting_id != link.meeting_id else None, booking_id=booking_id)
+    await _follow_in_calendar(runtime, tenant_id, booking_id, before, participants, link, title=title, notes=notes)
     return await get_booking(runtime, tenant_id, booking_id)
 
 
-async def cancel_booking(runtime: Runtime, tenant_id: str, booking_id: str, data: BookingCancel) -> BookingRead:
-    """Cancel a booking and free its hosts' time. Cancelling twice changes nothing."""
+async def _change_notes(runtime: Runtime, tenant_id: str, before: BookingRead, data: BookingUpdate, *, title: str) -> BookingRead:
+    if "notes" not in data.model_fields_set or data.notes == before.notes:
+        return before
+    async with UnitOfWork(runtime) as uow:
+        booking = await _owned(uow, tenant_id, before.id)
+        booking.notes = data.notes
+        booking.version += 1
+        participants = await booking_links.participants_of(uow, list(booking.host_ids), booking.attendee_email, booking.attendee_name)
+        kept = booking_links.BookingLink(booking.conference, booking.meeting_id)
+        await uow.commit()
+    await booking_links.write_calendar_event(
+        runtime, tenant_id, participants, kept, title=title, start=before.start, end=before.end,
+        notes=data.notes, event_id=before.calendar_event_id,
+    )
+    return await get_booking(runtime, tenant_id, before.id)
+
+
+def booking_conference(read: BookingRead) -> dict[str, Any] | None:
+    return read.conference.model_dump(mode="json", by_alias=True) if read.conference else None
+
+
+async def _follow_in_calendar(
+    runtime: Runtime, tenant_id: str, booking_id: str, before: BookingRead, participants: booking_links.Participants,
+    link: booking_links.BookingLink, *, title: str, notes: str | None,
+) -> None:
+    """Move the booking's calendar event (a new organizer: a new event in their calendar)."""
     async with UnitOfWork(runtime) as uow:
         booking = await _owned(uow, tenant_id, booking_id)
-        if booking.status != "cancelled":
-            booking.status, booking.cancelled_at = "cancelled", datetime.now(UTC)
-            booking.cancellation_reason = data.reason
-            booking.version += 1
-            await uow.session.execute(
-                update(models.HostReservation).where(models.HostReservation.booking_id == booking.id).values(active=False)
-            )
-            await uow.session.flush()
-            await announce(uow, tenant_id, EventType.BOOKING_CANCELLED, as_data(_read(booking)))
+        start, end = booking.start_at, booking.end_at
+    event_id = before.calendar_event_id
+    if before.host_ids[:1] != [participants.organizer_id]:
+        await booking_links.remove_calendar_event(runtime, tenant_id, event_id)
+        event_id = None
+    event_id, link = await booking_links.write_calendar_event(
+        runtime, tenant_id, participants, link, title=title, start=start, end=end, notes=notes, event_id=event_id
+    )
+    async with UnitOfWork(runtime) as uow:
+        booking = await _owned(uow, tenant_id, booking_id)
+        if (booking.calendar_event_id, booking.conference) != (event_id, link.conference):
+            booking.calendar_event_id, booking.conference = event_id, link.conference
             await uow.commit()
-        return _read(booking)
+
+
+async def cancel_booking(runtime: Runtime, tenant_id: str, booking_id: str, data: BookingCancel) -> BookingRead:
+    """Cancel a booking, free its hosts' time, delete its calendar event and — unless another
+    booking still uses it — its meeting. Cancelling twice changes nothing."""
+    async with UnitOfWork(runtime) as uow:
+        booking = await _owned(uow, tenant_id, booking_id)
+        if booking.status == "cancelled":
+            return _read(booking)
+        await _leave_slot(uow, booking)
+        booking.status, booking.cancelled_at = "cancelled", datetime.now(UTC)
+        booking.cancellation_reason = data.reason
+        booking.version += 1
+        await uow.session.flush()
+        cancelled = _read(booking)
+        await announce(uow, tenant_id, EventType.BOOKING_CANCELLED, as_data(cancelled))
+        meeting_id = booking.meeting_id
+        await uow.commit()
+    await booking_links.release_meeting(runtime, tenant_id, meeting_id, booking_id=booking_id)
+    await booking_links.remove_calendar_event(runtime, tenant_id, cancelled.calendar_event_id)
+    return cancelled
 
 
 async def get_booking(runtime: Runtime, tenant_id: str, booking_id: str) -> BookingRead:

@@ -169,11 +169,18 @@ async def ensure_coverage(uow: UnitOfWork, calendar: models.Calendar, window: In
 
 
 async def blocks_in_window(uow: UnitOfWork, calendar_ids: Sequence[str], window: Interval) -> list[IndexedBlock]:
-    """The busy blocks of ``calendar_ids`` overlapping ``window``, clipped to it, by start."""
+    """The busy blocks of ``calendar_ids`` overlapping ``window``, clipped to it, by start.
+
+    A booking's own calendar event is left out: the booking's reservation already holds that
+    time (buffers included), and moving the booking must not clash with its old event.
+    """
     if not calendar_ids:
         return []
     low, high = epoch(window.start), -int(-window.end.timestamp() // 1)
     block = models.BusyBlock
+    booked = select(models.Booking.id).where(
+        models.Booking.calendar_event_id == block.event_id, models.Booking.status == "confirmed"
+    )
     rows = await uow.session.execute(
         select(block.calendar_id, block.start_ts, block.end_ts, block.title)
         .where(
@@ -182,6 +189,7 @@ async def blocks_in_window(uow: UnitOfWork, calendar_ids: Sequence[str], window:
             block.start_ts >= low - int(MAX_BLOCK.total_seconds()),
             block.start_ts < high,
             block.end_ts > low,
+            ~booked.exists(),
         )
         .order_by(block.start_ts)
     )

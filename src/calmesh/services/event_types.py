@@ -34,7 +34,7 @@ __all__ = [
     "update_event_type",
 ]
 
-LocationType = Literal["GOOGLE_MEET", "TEAMS", "ZOOM", "CUSTOM", "IN_PERSON", "PHONE"]
+LocationType = Literal["GOOGLE_MEET", "TEAMS", "ZOOM", "CUSTOM", "IN_PERSON", "PHONE", "HOST_DEFAULT"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 Minutes = Annotated[int, Field(ge=0, le=7 * 24 * 60)]
 
@@ -74,9 +74,25 @@ class Schedule(ApiModel):
 
 
 class Location(ApiModel):
+    """Where bookings meet. GOOGLE_MEET, ZOOM and CUSTOM give each booking a meeting link (the
+    host's Google calendar makes the Meet link, the host's connected Zoom the Zoom meeting);
+    HOST_DEFAULT uses the organizing host's default conferencing (``/v1/conferencing/defaults``)."""
+
     type: LocationType
     #: For CUSTOM: the stable meeting link; for IN_PERSON: the address; for PHONE: the number.
-    value: str | None = None
+    value: Annotated[str, Field(max_length=2000)] | None = None
+    #: For CUSTOM instead of ``value``: a custom conferencing provider (``/v1/conferencing/providers``).
+    custom_provider_id: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Location:
+        if self.type == "CUSTOM" and not (self.value or self.custom_provider_id):
+            raise ValueError("a CUSTOM location needs its stable link in value, or customProviderId")
+        if self.custom_provider_id and self.type != "CUSTOM":
+            raise ValueError("customProviderId goes with a CUSTOM location")
+        if self.type == "CUSTOM" and self.value and not self.value.startswith(("https://", "http://")):
+            raise ValueError("a CUSTOM location's value is its meeting link: an absolute http(s) URL")
+        return self
 
 
 class _EventTypeFields(ApiModel):
@@ -92,6 +108,9 @@ class _EventTypeFields(ApiModel):
     hosts: list[str] = Field(default=[], description="User ids of the hosts, in priority order.")
     host_policy: Literal["all", "any", "n"] = "all"
     required_hosts: Annotated[int, Field(ge=1)] | None = None
+    seats_per_slot: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=1, description="Bookings one slot takes; they share the hosts' time and one meeting link."
+    )
 
 
 class EventTypeCreate(_EventTypeFields):
@@ -123,8 +142,11 @@ class EventTypeUpdate(ApiModel):
     hosts: list[str] | None = None
     host_policy: Literal["all", "any", "n"] | None = None
     required_hosts: Annotated[int, Field(ge=1)] | None = None
+    seats_per_slot: Annotated[int, Field(ge=1, le=1000)] | None = None
 
-    @field_validator("title", "duration_minutes", "location", "schedule", "hosts", "host_policy", "booking_window_days")
+    @field_validator(
+        "title", "duration_minutes", "location", "schedule", "hosts", "host_policy", "booking_window_days", "seats_per_slot"
+    )
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         if value is None:
@@ -158,6 +180,7 @@ class LoadedEventType:
     def __init__(self, row: models.EventType, host_ids: list[str]) -> None:
         self.row = row
         self.host_ids = host_ids
+        self.location = Location.model_validate(row.location)
         self.schedule = Schedule.model_validate(row.schedule).to_domain()
         self.policy = HostPolicy(PolicyKind(row.host_policy), row.required_hosts)
         self.rules = SlotRules(
@@ -179,7 +202,8 @@ class LoadedEventType:
             buffer_after_minutes=row.buffer_after_minutes, minimum_notice_minutes=row.minimum_notice_minutes,
             booking_window_days=row.booking_window_days, daily_limit=row.daily_limit,
             slot_interval_minutes=row.slot_interval_minutes, hosts=self.host_ids, host_policy=row.host_policy,
-            required_hosts=row.required_hosts, created_at=row.created_at, updated_at=row.updated_at,
+            required_hosts=row.required_hosts, seats_per_slot=row.seats_per_slot,
+            created_at=row.created_at, updated_at=row.updated_at,
         )
 
 
@@ -225,7 +249,7 @@ async def _set_hosts(uow: UnitOfWork, tenant_id: str, event_type_id: str, host_i
 _COLUMNS = (
     "title", "slug", "description", "duration_minutes", "buffer_before_minutes", "buffer_after_minutes",
     "minimum_notice_minutes", "booking_window_days", "daily_limit", "slot_interval_minutes",
-    "host_policy", "required_hosts",
+    "host_policy", "required_hosts", "seats_per_slot",
 )
 
 

@@ -2,6 +2,11 @@
 
 Shared by :mod:`calmesh.services.events` (the API) and :mod:`calmesh.services.mirror` (which
 announces every change it makes); see the former for the shapes' conventions.
+
+``conference`` is the *detected* conference (PRODUCT.md M6,
+:func:`calmesh.conferencing.detect_conference`): the first join link of the description, else
+of the location, else the calendar's own conference field; null when the event has none. A
+webhook payload detects it after privacy is applied, so it never shows a link the payload hides.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 from typing_extensions import TypedDict
 
+from calmesh.conferencing import detect_conference
 from calmesh.domain.events import Event, ParticipationStatus, Recurrence, Visibility
 from calmesh.schemas import ApiModel
 from calmesh.storage import models
@@ -70,11 +76,17 @@ class OrganizerOut(ApiModel):
 
 
 class ConferenceOut(ApiModel):
-    service: str | None
+    """How to join the event's meeting, as detected in its description, location and conference
+    field (the description's link wins)."""
+
+    service: str | None = Field(description="GOOGLE_MEET, TEAMS, ZOOM, WEBEX… CUSTOM for an unrecognised link in the conference field, PHONE for dial-ins only.")
     join_url: str | None
     meeting_id: str | None
     passcode: str | None
-    dial_ins: list[str]
+    dial_ins: list[str] = Field(description="tel: URIs, the access code after ',,' when known.")
+    source: Literal["description", "location", "conference"] | None = Field(
+        default=None, description="Where the join link was found."
+    )
 
 
 class ReminderOut(ApiModel):
@@ -153,8 +165,22 @@ def _recurrence_lines(recurrence: Recurrence | None) -> list[str] | None:
     return lines or None
 
 
-def event_read(row: models.Event, event: Event, integration_id: str, master_id: str | None) -> EventRead:
-    conference = event.conference
+def _conference_out(event: Event, account_email: str | None) -> ConferenceOut | None:
+    found = detect_conference(
+        conference=event.conference, location=event.location, description=event.description, account_email=account_email
+    )
+    if not found.found:
+        return None
+    return ConferenceOut(
+        service=found.service, join_url=found.join_url, meeting_id=found.meeting_id, passcode=found.passcode,
+        dial_ins=list(found.dial_ins), source=found.source,
+    )
+
+
+def event_read(
+    row: models.Event, event: Event, integration_id: str, master_id: str | None, *, account_email: str | None = None
+) -> EventRead:
+    """``account_email``: the connection's account, so that a Meet link opens with it."""
     return EventRead(
         id=row.id,
         calendar_id=row.calendar_id,
@@ -174,14 +200,7 @@ def event_read(row: models.Event, event: Event, integration_id: str, master_id: 
         original_start_time=time_out(event.recurrence_id.value.value, row.time_zone) if event.recurrence_id else None,
         organizer=OrganizerOut(email=event.organizer.email, name=event.organizer.name) if event.organizer else None,
         attendees=[AttendeeOut(email=a.email, name=a.name, response_status=FROM_PARTSTAT[a.status]) for a in event.attendees],
-        conference=(
-            ConferenceOut(
-                service=conference.service, join_url=conference.join_url, meeting_id=conference.meeting_id,
-                passcode=conference.passcode, dial_ins=list(conference.dial_ins),
-            )
-            if conference
-            else None
-        ),
+        conference=_conference_out(event, account_email),
         reminders=[ReminderOut(method=r.method, minutes=r.minutes_before) for r in event.reminders],
         origin=row.origin,
         created_at=row.created_at,

@@ -28,6 +28,21 @@ What the write responses say about that:
   shows what both sides now hold, and the conflict is listed under the integration;
 * ``syncState`` and ``syncError`` are null on reads (GET and lists): they describe a write.
 
+Conferencing (PRODUCT.md M1, M2): ``conference`` on a new event is ``{"service": "GOOGLE_MEET"}``
+(Google makes the Meet when the event reaches a Google calendar; other calendars: 422),
+``{"service": "ZOOM"}`` (a Zoom meeting scheduled with the calendar owner's Zoom connection),
+``{"service": "CUSTOM", "customProviderId" | "url"}`` (a stable link) or ``{"service": "NONE"}``.
+Without it, an event with at least one participant other than the calendar's own account gets
+the default :func:`calmesh.services.conferencing.resolve_default` resolves for the calendar's
+owner and calendar; "NONE" opts out. A Zoom meeting is made *before* the event is stored, and
+cancelled again if storing fails (no orphan meetings); a meeting that cannot be made is an error
+(409 without a Zoom connection, 429 with ``resetsAt`` when the day's allowance is used up, 502
+when Zoom fails), never a silent fallback to another service. A Zoom or custom link goes where
+every calendar carries it: the event's conference field, the location (when empty) and a short
+"Join Zoom meeting: …" block at the end of the description (Google keeps only Meet in its own
+conference field). ``conference`` in every read is what detection finds there; a Meet link of a
+Google calendar opens with that calendar's account (``authuser``).
+
 Writes are refused (409) where calmesh may not write: a read-only calendar, a provider that
 cannot write (ICS feeds), an integration whose ``syncDirection`` is INBOUND, a calendar left out
 of ``calendarsToSync`` (no sync would ever retry a failed push), and, under OUTBOUND, the
@@ -44,6 +59,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -55,8 +71,10 @@ from zoneinfo import ZoneInfo
 from pydantic import EmailStr, Field, model_validator
 from sqlalchemy import ColumnElement, and_, or_, select
 
+from calmesh.conferencing import CUSTOM, join_instructions
 from calmesh.domain.events import (
     Attendee,
+    ConferenceData,
     Event,
     EventStatus,
     EventTime,
@@ -79,7 +97,8 @@ from calmesh.errors import (
 from calmesh.ical import parse_calendar
 from calmesh.ids import new_id
 from calmesh.schemas import ApiModel, Page
-from calmesh.services import mirror, sync
+from calmesh.providers.base import MeetingRequest
+from calmesh.services import conferencing, meetings, mirror, sync
 from calmesh.services.availability import parse_instant, parse_window, resolve_zone
 from calmesh.services.event_views import (
     FROM_PARTSTAT,
@@ -102,6 +121,7 @@ from calmesh.sync.settings import SyncDirection, SyncSettings, calendar_selected
 __all__ = [
     "AttendeeIn",
     "AttendeeOut",
+    "ConferenceIn",
     "EventCreate",
     "EventRead",
     "EventTimeIn",
@@ -156,6 +176,27 @@ class ReminderIn(ApiModel):
     minutes: int = Field(ge=0, le=40320)
 
 
+class ConferenceIn(ApiModel):
+    """The new event's conferencing (see the module docs): ``GOOGLE_MEET`` (Google makes the link
+    when the event reaches a Google calendar), ``ZOOM`` (a meeting made with the calendar
+    owner's Zoom), ``CUSTOM`` with ``customProviderId`` or a stable ``url``, or ``NONE``."""
+
+    service: Literal["GOOGLE_MEET", "ZOOM", "CUSTOM", "NONE"]
+    custom_provider_id: str | None = Field(default=None, description="CUSTOM: a provider of the calendar's owner or of the tenant.")
+    url: Annotated[str, Field(max_length=conferencing.MAX_LINK_LENGTH * 4)] | None = Field(
+        default=None, description="CUSTOM: a stable http(s) link, e.g. https://acme.webex.com/meet/ada."
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> ConferenceIn:
+        if self.service == CUSTOM:
+            if (self.custom_provider_id is None) == (self.url is None):
+                raise ValueError("CUSTOM needs either customProviderId or url")
+        elif self.custom_provider_id is not None or self.url is not None:
+            raise ValueError("customProviderId and url go with service CUSTOM only")
+        return self
+
+
 _Title = Annotated[str, Field(max_length=1000)]
 _Text = Annotated[str, Field(max_length=100_000)]
 _Recurrence = Annotated[list[Annotated[str, Field(max_length=2000)]], Field(max_length=100)]
@@ -177,6 +218,10 @@ class EventCreate(ApiModel):
     visibility: Visibility = Visibility.DEFAULT
     transparency: Transparency = Transparency.OPAQUE
     reminders: Annotated[list[ReminderIn], Field(max_length=20)] = Field(default_factory=list)
+    conference: ConferenceIn | None = Field(
+        default=None,
+        description="Not given: the default conferencing, when the event has a participant other than the calendar's account.",
+    )
 
     @model_validator(mode="after")
     def _where(self) -> EventCreate:
@@ -205,14 +250,28 @@ class EventUpdate(ApiModel):
 # --- reading: rows to shapes ----------------------------------------------------------------
 
 
-async def _integration_ids(uow: UnitOfWork, calendar_ids: Iterable[str]) -> dict[str, str]:
+@dataclass(frozen=True, slots=True)
+class _Owner:
+    """Whose calendar a row is in: the integration, and the Google account a Meet opens with."""
+
+    integration_id: str
+    #: The connection's account for Google calendars (Meet's ``authuser``); None elsewhere.
+    google_account: str | None
+
+
+async def _owners(uow: UnitOfWork, calendar_ids: Iterable[str]) -> dict[str, _Owner]:
     wanted = set(calendar_ids)
     if not wanted:
         return {}
     rows = await uow.session.execute(
-        select(models.Calendar.id, models.Calendar.connection_id).where(models.Calendar.id.in_(wanted))
+        select(models.Calendar.id, models.Connection.id, models.Connection.provider, models.Connection.account_email)
+        .join(models.Connection, models.Connection.id == models.Calendar.connection_id)
+        .where(models.Calendar.id.in_(wanted))
     )
-    return {calendar_id: connection_id for calendar_id, connection_id in rows}
+    return {
+        calendar_id: _Owner(connection_id, account_email if provider == "GOOGLE" else None)
+        for calendar_id, connection_id, provider, account_email in rows
+    }
 
 
 async def _master_ids(uow: UnitOfWork, rows: Sequence[models.Event]) -> dict[tuple[str, str], str]:
@@ -231,12 +290,13 @@ async def _master_ids(uow: UnitOfWork, rows: Sequence[models.Event]) -> dict[tup
 
 
 async def _reads(uow: UnitOfWork, rows: Sequence[models.Event]) -> list[EventRead]:
-    integrations = await _integration_ids(uow, (row.calendar_id for row in rows))
+    owners = await _owners(uow, (row.calendar_id for row in rows))
     masters = await _master_ids(uow, rows)
     return [
         event_read(
-            row, event_from_row(row), integrations[row.calendar_id],
+            row, event_from_row(row), owners[row.calendar_id].integration_id,
             masters.get((row.calendar_id, row.ical_uid)) if row.recurrence_id is not None else None,
+            account_email=owners[row.calendar_id].google_account,
         )
         for row in rows
     ]
@@ -252,8 +312,8 @@ async def get_event(runtime: Runtime, tenant_id: str, event_id: str) -> EventRea
         row, instance = await _target(uow, tenant_id, event_id)
         if instance is None:
             return (await _reads(uow, [row]))[0]
-        integrations = await _integration_ids(uow, [row.calendar_id])
-        return _occurrence_read(instance.occurrence, instance.describing_row, row, integrations[row.calendar_id])
+        owners = await _owners(uow, [row.calendar_id])
+        return _occurrence_read(instance.occurrence, instance.describing_row, row, owners[row.calendar_id])
 
 
 # --- reading: lists -------------------------------------------------------------------------
@@ -376,9 +436,9 @@ async def _list_occurrences(
                 .where(models.Event.tenant_id == tenant_id)
             )
         ).all()
-        integrations = await _integration_ids(uow, (row.calendar_id for row in rows))
+        owners = await _owners(uow, (row.calendar_id for row in rows))
         # Inside the unit of work: leaving it expires the rows.
-        found = _occurrence_reads(rows, integrations, window, zone)
+        found = _occurrence_reads(rows, owners, window, zone)
     found.sort(key=lambda pair: (pair[0], pair[1].id))
     page = [read for _, read in found[offset : offset + limit]]
     more = len(found) > offset + limit
@@ -386,7 +446,7 @@ async def _list_occurrences(
 
 
 def _occurrence_reads(
-    rows: Sequence[models.Event], integrations: dict[str, str], window: Interval, zone: ZoneInfo
+    rows: Sequence[models.Event], owners: dict[str, _Owner], window: Interval, zone: ZoneInfo
 ) -> list[tuple[datetime, EventRead]]:
     by_calendar: dict[str, list[models.Event]] = defaultdict(list)
     for row in rows:
@@ -405,7 +465,7 @@ def _occurrence_reads(
             if occurrence.event.status is EventStatus.CANCELLED:
                 continue
             row = row_of[id(occurrence.event)]
-            read = _occurrence_read(occurrence, row, masters.get(row.ical_uid), integrations[calendar_id])
+            read = _occurrence_read(occurrence, row, masters.get(row.ical_uid), owners[calendar_id])
             found.append((occurrence.start_at, read))
     return found
 
@@ -423,11 +483,13 @@ def _instance_stamp(original: datetime | dt.date) -> str:
     return original.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def _occurrence_read(occurrence: Occurrence, row: models.Event, master: models.Event | None, integration_id: str) -> EventRead:
+def _occurrence_read(occurrence: Occurrence, row: models.Event, master: models.Event | None, owner: _Owner) -> EventRead:
     """One occurrence: described by its row (master or override), at its own time."""
     event = occurrence.event
     master_id = master.id if master is not None else None
-    read = event_read(row, event, integration_id, master_id if row.recurrence_id is not None else None)
+    read = event_read(
+        row, event, owner.integration_id, master_id if row.recurrence_id is not None else None, account_email=owner.google_account
+    )
     if occurrence.recurrence_id is None or master is None:
         return read  # a single event, or an override whose master we do not have
     original_zone = master.time_zone
@@ -726,16 +788,162 @@ async def _written(runtime: Runtime, tenant_id: str, event_id: str, calendar_id:
 
 
 async def create_event(runtime: Runtime, tenant_id: str, data: EventCreate) -> EventRead:
-    """Create an event (origin "calmesh") and write it to the provider. See the module docs for
-    ``syncState``; the response is the created event either way."""
+    """Create an event (origin "calmesh") with its conferencing and write it to the provider.
+    See the module docs for ``conference`` and ``syncState``; the response is the created event
+    either way."""
     async with UnitOfWork(runtime) as uow:
         calendar, connection = await _target_calendar(uow, tenant_id, data)
         _refuse_unwritable(calendar, connection, "calmesh")
+        # The input is checked in full before any meeting is made for it.
         event = _new_event(data, f"{new_id('ical')}@calmesh", connection.account_email)
-        rows = await mirror.replace_series(uow, tenant_id, calendar.id, [event], origin="calmesh")
-        event_id, calendar_id = rows[0].id, calendar.id
-        await uow.commit()
+        plan = await _conference_plan(uow, tenant_id, data.conference, event, calendar, connection)
+        calendar_id = calendar.id
+    # No transaction is held open while Zoom is asked; the meeting exists before the event.
+    meeting = await _schedule(runtime, tenant_id, plan.zoom_connection_id, event) if plan.zoom_connection_id else None
+    try:
+        conference = _meeting_conference(meeting) if meeting is not None else plan.conference
+        if conference is not None:
+            event = _with_conference(event, conference)
+        async with UnitOfWork(runtime) as uow:
+            rows = await mirror.replace_series(uow, tenant_id, calendar_id, [event], origin="calmesh")
+            event_id = rows[0].id
+            await uow.commit()
+    except BaseException:
+        if meeting is not None:
+            await _cancel_orphan(runtime, tenant_id, meeting)
+        raise
     return await _written(runtime, tenant_id, event_id, calendar_id, event.uid)
+
+
+# --- writing: conferencing ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _ConferencePlan:
+    """What a new event gets: a conference to store as it is (a Meet for Google to make, a
+    stable link), or a Zoom meeting to schedule with ``zoom_connection_id`` first; or nothing."""
+
+    conference: ConferenceData | None = None
+    zoom_connection_id: str | None = None
+
+
+def _has_other_participant(event: Event, own_email: str | None) -> bool:
+    """PRODUCT.md M2: defaults apply to events with at least one participant besides the
+    calendar's own account (its organizer)."""
+    own = (own_email or "").strip().lower()
+    return any(attendee.email.strip().lower() != own for attendee in event.attendees)
+
+
+async def _conference_plan(
+    uow: UnitOfWork, tenant_id: str, wanted: ConferenceIn | None, event: Event,
+    calendar: models.Calendar, connection: models.Connection,
+) -> _ConferencePlan:
+    owner = connection.user_id
+    where = "conference"
+    service: str
+    if wanted is not None:
+        service = wanted.service
+        if wanted.url is not None:
+            link = conferencing.checked_link(wanted.url, "conference.url")
+            return _ConferencePlan(conferencing.link_conference(link))
+        if wanted.custom_provider_id is not None:
+            choice = await conferencing.custom_provider_choice(
+                uow, tenant_id, wanted.custom_provider_id, owner, field="conference.customProviderId"
+            )
+            return _ConferencePlan(conferencing.stable_link_conference(choice))
+    else:
+        if not _has_other_participant(event, connection.account_email):
+            return _ConferencePlan()
+        choice = await conferencing.resolve_default(uow, tenant_id, owner, calendar.id)
+        service, where = choice.service, f"the default conferencing ({choice.source})"
+        if service == CUSTOM:
+            return _ConferencePlan(conferencing.stable_link_conference(choice))
+    if service == "NONE":
+        return _ConferencePlan()
+    if service == "GOOGLE_MEET":
+        if connection.provider != "GOOGLE":
+            raise InvalidInput(
+                f"Meet links are made by Google calendars; this calendar is {connection.provider}'s ({where})", field="conference"
+            )
+        return _ConferencePlan(ConferenceData(service="GOOGLE_MEET"))
+    if service == "ZOOM":
+        return _ConferencePlan(zoom_connection_id=await _zoom_connection(uow, tenant_id, owner, where))
+    raise InvalidState(
+        f"{where} is Microsoft Teams, whose links are made by Microsoft 365 calendars; calmesh cannot write to those yet"
+        ' (send conference {"service": "NONE"}, or choose another default)'
+    )
+
+
+async def _zoom_connection(uow: UnitOfWork, tenant_id: str, owner: str | None, where: str) -> str:
+    """The calendar owner's ACTIVE Zoom connection, or InvalidState saying why there is none."""
+    if owner is None:
+        raise InvalidState(
+            f"{where} is Zoom, but this calendar's integration belongs to no user (userId), so there is no Zoom account to make the meeting with"
+        )
+    found = await meetings.conferencing_connection(uow.runtime, tenant_id, owner)
+    if found is None:
+        raise InvalidState(
+            f"{where} is Zoom, but the calendar's owner has no active Zoom connection: they have to connect their"
+            ' own Zoom account first (or send conference {"service": "NONE"})'
+        )
+    return found
+
+
+def _meeting_request(event: Event) -> MeetingRequest:
+    """The Zoom meeting of a new event: its title, first start and length (a series gets one
+    meeting at its first occurrence; its link stays valid for the later ones)."""
+    start, end = event.start.to_utc(), event.end.to_utc()
+    minutes = max(1, math.ceil((end - start).total_seconds() / 60))
+    return MeetingRequest(
+        topic=(event.summary or "Meeting")[:200], start=start, duration_minutes=minutes,
+        time_zone=_zone_name_of(event.start) or "UTC",
+    )
+
+
+async def _schedule(runtime: Runtime, tenant_id: str, connection_id: str, event: Event) -> meetings.ScheduledMeeting:
+    return await meetings.schedule_meeting(runtime, tenant_id, connection_id, _meeting_request(event))
+
+
+def _meeting_conference(meeting: meetings.ScheduledMeeting) -> ConferenceData:
+    return ConferenceData(
+        service=meeting.service, join_url=meeting.join_url, meeting_id=meeting.meeting_id,
+        passcode=meeting.passcode, dial_ins=meeting.dial_ins,
+    )
+
+
+_HTML_TAG = re.compile(r"<(?:br|p|div|a|span|b|i|ul|ol|li|table|html|body)\b", re.IGNORECASE)
+
+
+def _with_conference(event: Event, conference: ConferenceData) -> Event:
+    """``event`` with its conference, and — for a link calmesh has — that link where every
+    calendar carries it: the location when empty, and a "Join … meeting" block at the end of
+    the description (Google writes only Meet into its own conference field)."""
+    if conference.join_url is None:
+        return replace(event, conference=conference)  # a Meet Google makes
+    block = join_instructions(
+        None if conference.service == CUSTOM else conference.service, conference.join_url,
+        meeting_id=conference.meeting_id, passcode=conference.passcode, dial_ins=conference.dial_ins,
+    )
+    description = event.description
+    if description and description.strip():
+        html = _HTML_TAG.search(description) is not None
+        gap, joined = ("<br><br>", block.replace("\n", "<br>")) if html else ("\n\n", block)
+        description = description.rstrip() + gap + joined
+    else:
+        description = block
+    location = event.location if event.location and event.location.strip() else conference.join_url
+    return replace(event, conference=conference, description=description, location=location)
+
+
+async def _cancel_orphan(runtime: Runtime, tenant_id: str, meeting: meetings.ScheduledMeeting) -> None:
+    """The event was not stored: its meeting must not outlive it."""
+    try:
+        await meetings.cancel_meeting(runtime, tenant_id, meeting.id)
+    except CalmeshError as exc:
+        log.error(
+            "a meeting made for an event that was not stored could not be cancelled",
+            extra={"meeting_id": meeting.id, "error": exc.message},
+        )
 
 
 async def _series(uow: UnitOfWork, row: models.Event) -> list[models.Event]:

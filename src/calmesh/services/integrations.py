@@ -1,15 +1,21 @@
 """Integrations (connections) as the API and the CLI see them: connect, configure, list, delete,
-their calendars, resync requests and sync status (PRODUCT.md C2, C4, S1, S5; seed 001).
+their calendars, resync requests and sync status (PRODUCT.md C1-C5, S1, S5, M3, M5; seed 001).
 
 Connecting proves the credentials first — the provider lists the account's calendars — and only
 then stores anything: the connection, its sealed secrets and its calendars in one transaction.
 Secrets never come back out: views show the account without its password, and a feed's secret
 address only as its scheme and host.
+
+Conferencing integrations (Zoom) belong to a calmesh user and have no calendars: they are proven
+by asking who the tokens act as, never synced, and their settings are only
+``defaultMeetingSettings`` (the meetings they make: :mod:`calmesh.services.meetings`). Their sync
+status shows the day's meeting requests (``meetingQuota``) and any wait Zoom asked for.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -19,18 +25,28 @@ from sqlalchemy import func, or_, select
 
 from calmesh.errors import CalmeshError, InvalidInput, InvalidState, NotFound, ProviderAuthFailed
 from calmesh.ids import new_id
-from calmesh.providers.base import CalendarProvider, ProviderConfig, RemoteCalendar
-from calmesh.providers.registry import open_provider
+from calmesh.providers.base import CalendarProvider, ConferencingProvider, ProviderConfig, RemoteCalendar
+from calmesh.providers.registry import open_conferencing_provider, open_provider
 from calmesh.schemas import ApiModel, Page
+from calmesh.services import oauth
 from calmesh.services.announcements import announce
 from calmesh.services.connection_events import announce_token_expired, integration_data
 from calmesh.services.credentials import delete_credentials, store_credentials
+from calmesh.services.meetings import (
+    CONFERENCING_SERVICES,
+    conferencing_config,
+    forget_meetings,
+    meeting_quota,
+    open_conferencing_connection,
+)
+from calmesh.services.oauth import OAUTH_PROVIDERS
 from calmesh.services.pagination import paginate
+from calmesh.services.push import stop_channels
 from calmesh.services.runtime import Runtime
-from calmesh.services.sync import open_connection_provider
+from calmesh.services.sync import connection_provider_config, open_connection_provider
 from calmesh.services.unit_of_work import UnitOfWork
 from calmesh.storage import models
-from calmesh.sync.settings import SyncDirection, SyncSettings, calendar_selected
+from calmesh.sync.settings import MeetingSettings, SyncDirection, SyncSettings, calendar_selected
 from calmesh.webhooks.catalogue import EventType
 
 __all__ = [
@@ -38,10 +54,12 @@ __all__ = [
     "ConflictRead",
     "IntegrationCreate",
     "IntegrationRead",
+    "MeetingQuotaRead",
     "ResyncRequest",
     "SyncStatusRead",
     "configure",
     "connect",
+    "connect_or_reauthenticate",
     "check_credentials",
     "disconnect",
     "due_credential_checks",
@@ -70,22 +88,34 @@ def _now() -> datetime:
 
 
 class IntegrationCreate(ApiModel):
-    """``integrations.connect`` for password and URL providers.
+    """``integrations.connect``.
 
+    GOOGLE: the ``code`` the provider sent to the redirect URI, with that ``redirectUri`` and
+    the ``state`` (from ``POST /v1/integrations/auth-url``; without it, the tenant's latest
+    sign-in for that redirect URI is meant).
     CALDAV: ``serverUrl`` (or a ``preset``: icloud, fastmail, nextcloud — Nextcloud still needs
     ``serverUrl``), ``username`` and ``password`` (an app-specific password for iCloud; both
     may be left out for a server without authentication).
     ICS: ``url`` of the feed (``webcal://`` too).
+    ZOOM: as GOOGLE, and the ``userId`` of the calmesh user whose meetings it makes (or the one
+    given to ``auth-url``); ``settings`` may hold only ``defaultMeetingSettings``.
     """
 
-    provider: Literal["CALDAV", "ICS"]
+    provider: Literal["GOOGLE", "CALDAV", "ICS", "ZOOM"]
+    code: str | None = Field(default=None, max_length=4000, repr=False, description="OAuth providers: the authorization code.")
+    redirect_uri: str | None = Field(default=None, max_length=2000, description="OAuth providers: the redirect URI the code was sent to.")
+    state: str | None = Field(default=None, max_length=128, description="OAuth providers: the state the code came back with.")
     server_url: str | None = Field(default=None, max_length=2000)
     username: str | None = Field(default=None, max_length=320)
     password: str | None = Field(default=None, max_length=1000, repr=False)
     preset: Literal["icloud", "fastmail", "nextcloud"] | None = None
     url: str | None = Field(default=None, max_length=4000, repr=False, description="ICS feed address.")
-    user_id: str | None = Field(default=None, description="The calmesh user whose account this is.")
-    settings: SyncSettings | None = None
+    user_id: str | None = Field(
+        default=None, description="The calmesh user whose account this is (ZOOM: required here or at auth-url)."
+    )
+    settings: SyncSettings | None = Field(
+        default=None, description="Sync settings; a ZOOM integration takes only defaultMeetingSettings."
+    )
     connection_id: str | None = Field(
         default=None,
         description="Re-authenticate this existing integration (e.g. after TOKEN_EXPIRED): it keeps its id, settings and sync state.",
@@ -93,7 +123,10 @@ class IntegrationCreate(ApiModel):
 
     @model_validator(mode="after")
     def _complete(self) -> IntegrationCreate:
-        if self.provider == "CALDAV":
+        if self.provider in OAUTH_PROVIDERS:
+            if not self.code:
+                raise ValueError(f"{self.provider} needs the authorization code (get the sign-in URL from /v1/integrations/auth-url)")
+        elif self.provider == "CALDAV":
             if self.password and not self.username:
                 raise ValueError("CALDAV needs the username that goes with the password")
             if not self.server_url and self.preset in (None, "nextcloud"):
@@ -139,6 +172,17 @@ class SyncStatusCalendar(ApiModel):
     item_count: int
     last_error: str | None
     problems: list[dict[str, Any]]
+    #: When this calendar's push channel ends (it is renewed before); None: polled only.
+    push_expires_at: datetime | None = None
+
+
+class MeetingQuotaRead(ApiModel):
+    """A conferencing integration's meeting requests today (Zoom: 100 a day, PRODUCT.md M5)."""
+
+    used: int
+    limit: int
+    #: The next 00:00 UTC, when the count starts again.
+    resets_at: datetime
 
 
 class SyncStatusRead(ApiModel):
@@ -151,6 +195,8 @@ class SyncStatusRead(ApiModel):
     full_sync_requested: bool
     conflicts: int
     calendars: list[SyncStatusCalendar]
+    #: Conferencing integrations (Zoom): today's meeting requests; None for calendars.
+    meeting_quota: MeetingQuotaRead | None = None
 
 
 class ResyncRequest(ApiModel):
@@ -189,6 +235,18 @@ def _account_and_secrets(data: IntegrationCreate) -> tuple[dict[str, str], dict[
 
 
 def _settings_for(provider: str, settings: SyncSettings) -> SyncSettings:
+    if provider in CONFERENCING_SERVICES:
+        calendar_fields = sorted(settings.model_fields_set - {"default_meeting_settings"})
+        if calendar_fields:
+            name = SyncSettings.model_fields[calendar_fields[0]].alias or calendar_fields[0]
+            raise InvalidInput(
+                f"a {provider} integration has no calendars to sync: only defaultMeetingSettings applies", field=f"settings.{name}"
+            )
+        return SyncSettings(default_meeting_settings=settings.default_meeting_settings or MeetingSettings())
+    if settings.default_meeting_settings is not None:
+        raise InvalidInput(
+            "defaultMeetingSettings applies to conferencing integrations (ZOOM) only", field="settings.defaultMeetingSettings"
+        )
     if provider == "ICS" and settings.sync_direction is not SyncDirection.INBOUND:
         if "sync_direction" in settings.model_fields_set:
             raise InvalidInput("an ICS feed is read-only: its syncDirection can only be INBOUND", field="settings.syncDirection")
@@ -214,9 +272,28 @@ def _read(connection: models.Connection) -> IntegrationRead:
 
 
 async def connect(runtime: Runtime, tenant_id: str, data: IntegrationCreate) -> IntegrationRead:
-    """Connect an account, or re-authenticate one (``connectionId``)."""
+    """Connect an account, or re-authenticate one (``connectionId``, or a sign-in started for one)."""
+    read, _ = await connect_or_reauthenticate(runtime, tenant_id, data)
+    return read
+
+
+async def connect_or_reauthenticate(runtime: Runtime, tenant_id: str, data: IntegrationCreate) -> tuple[IntegrationRead, bool]:
+    """:func:`connect`, also saying whether an existing integration was re-authenticated."""
+    if data.provider in OAUTH_PROVIDERS:
+        assert data.code is not None
+        if data.settings is not None:
+            _settings_for(data.provider, data.settings)  # refused before the code is used up
+        proven = await oauth.redeem(
+            runtime, tenant_id, data.provider, data.code,
+            redirect_uri=data.redirect_uri, state=data.state, user_id=data.user_id, connection_id=data.connection_id,
+        )
+        connection_id = data.connection_id or proven.connection_id
+        if connection_id is not None:
+            async with UnitOfWork(runtime) as uow:
+                _check_same_account(await _connection(uow, tenant_id, connection_id), data.provider, proven)
+        read = await _store(runtime, tenant_id, data, proven, connection_id, data.user_id or proven.user_id)
+        return read, connection_id is not None
     account, secrets = _account_and_secrets(data)
-    settings = _settings_for(data.provider, data.settings or SyncSettings())
     if data.connection_id is not None:
         async with UnitOfWork(runtime) as uow:  # refused before the provider is asked anything
             _check_reauthentication(await _connection(uow, tenant_id, data.connection_id), data, account)
@@ -232,35 +309,48 @@ async def connect(runtime: Runtime, tenant_id: str, data: IntegrationCreate) -> 
         writable = provider.capabilities.write
     finally:
         await provider.aclose()
-    if data.connection_id is not None:
-        return await _reauthenticate(runtime, tenant_id, data, account, secrets)
+    proven = oauth.ProvenAccount(account, secrets, _account_email(data), calendars, writable, None, None, None)
+    return await _store(runtime, tenant_id, data, proven, data.connection_id, data.user_id), data.connection_id is not None
+
+
+async def _store(
+    runtime: Runtime, tenant_id: str, data: IntegrationCreate, proven: oauth.ProvenAccount, connection_id: str | None, user_id: str | None
+) -> IntegrationRead:
+    """Keep a proven account: a new connection with its calendars, or new credentials for one."""
+    if connection_id is not None:
+        return await _reauthenticate(runtime, tenant_id, connection_id, data, proven)
+    settings = _settings_for(data.provider, data.settings or SyncSettings())
+    conferencing = data.provider in CONFERENCING_SERVICES
     async with UnitOfWork(runtime) as uow:
-        if data.user_id is not None:
-            user = await uow.session.get(models.User, data.user_id)
+        if user_id is not None:
+            user = await uow.session.get(models.User, user_id)
             if user is None or user.tenant_id != tenant_id:
                 raise InvalidInput("no such user", field="userId")
         connection = models.Connection(
             id=new_id("int"),
             tenant_id=tenant_id,
-            user_id=data.user_id,
+            user_id=user_id,
             provider=data.provider,
             status="ACTIVE",
-            account=account,
-            account_email=_account_email(data),
+            account=proven.account,
+            account_email=proven.email,
             settings=settings.as_stored(),
-            permissions={"calendar": "write" if writable else "read"},
-            next_sync_at=_now(),
-            calendars_refreshed_at=_now(),
+            permissions={"meetings": "write"} if conferencing else {"calendar": "write" if proven.writable else "read"},
+            # A conferencing integration is never synced: nothing to schedule.
+            next_sync_at=None if conferencing else _now(),
+            calendars_refreshed_at=None if conferencing else _now(),
             credentials_checked_at=_now(),
             version=1,
         )
         uow.session.add(connection)
         await uow.session.flush()
-        await store_credentials(uow, tenant_id, connection.id, secrets)
-        for remote in calendars:
+        await store_credentials(uow, tenant_id, connection.id, proven.secrets)
+        for remote in proven.calendars:
             uow.session.add(_calendar_row(connection, remote, settings))
         await uow.commit()
-        return _read(connection)
+        read = _read(connection)
+    runtime.signals.sync_requested.set()
+    return read
 
 
 def _account_email(data: IntegrationCreate) -> str | None:
@@ -275,27 +365,48 @@ def _check_reauthentication(connection: models.Connection, data: IntegrationCrea
         raise InvalidInput("re-authentication keeps the server; connect a new integration for another server", field="serverUrl")
 
 
+def _check_same_account(connection: models.Connection, provider: str, proven: oauth.ProvenAccount) -> None:
+    """An OAuth re-authentication must sign in to the same account: its mirror (its meetings) is
+    that account's."""
+    if connection.provider != provider:
+        raise InvalidInput(f"connectionId names a {connection.provider} integration, not {provider}", field="connectionId")
+    email = proven.email
+    was, now = (connection.account or {}).get("zoomUserId"), proven.account.get("zoomUserId")
+    if was and now and was != now:
+        raise InvalidInput(
+            f"this integration is {connection.account_email or 'another Zoom user'}'s; the sign-in was {email or 'another user'}'s."
+            " Connect it as a new integration instead",
+            field="connectionId",
+        )
+    if connection.account_email and email and connection.account_email.lower() != email.lower():
+        raise InvalidInput(
+            f"this integration is {connection.account_email}'s; the sign-in was {email}'s. Connect it as a new integration instead",
+            field="connectionId",
+        )
+
+
 def _reactivate(connection: models.Connection, now: datetime) -> None:
     """Credentials that work again: ACTIVE, the error forgotten, and a requested sync due now
-    (the caller nudges the scheduler after committing)."""
+    (the caller nudges the scheduler after committing) — none for a conferencing integration."""
     connection.status, connection.last_error, connection.failure_count = "ACTIVE", None, 0
-    connection.credentials_checked_at = connection.next_sync_at = now
-    connection.sync_requested = True
+    connection.credentials_checked_at = now
+    if connection.provider not in CONFERENCING_SERVICES:
+        connection.next_sync_at = now
+        connection.sync_requested = True
 
 
 async def _reauthenticate(
-    runtime: Runtime, tenant_id: str, data: IntegrationCreate, account: dict[str, str], secrets: dict[str, str]
+    runtime: Runtime, tenant_id: str, connection_id: str, data: IntegrationCreate, proven: oauth.ProvenAccount
 ) -> IntegrationRead:
     """New credentials for an existing connection: back to ACTIVE with its settings, calendars and
     sync cursors, and an incremental sync started at once."""
-    assert data.connection_id is not None
     async with UnitOfWork(runtime) as uow:
-        connection = await _connection(uow, tenant_id, data.connection_id)
+        connection = await _connection(uow, tenant_id, connection_id)
         if data.settings is not None:
             connection.settings = _settings_for(data.provider, data.settings).as_stored()
-        connection.account = account
-        connection.account_email = _account_email(data) or connection.account_email
-        await store_credentials(uow, tenant_id, connection.id, secrets)
+        connection.account = proven.account or connection.account
+        connection.account_email = proven.email or connection.account_email
+        await store_credentials(uow, tenant_id, connection.id, proven.secrets)
         _reactivate(connection, _now())
         connection.version += 1
         await uow.commit()
@@ -342,14 +453,19 @@ async def list_integrations(runtime: Runtime, tenant_id: str, *, limit: int, cur
 
 
 async def configure(runtime: Runtime, tenant_id: str, integration_id: str, changes: dict[str, Any]) -> IntegrationRead:
-    """Merge seed 001's ``configure`` fields (camelCase, partial) into the stored settings."""
+    """Merge seed 001's ``configure`` fields (camelCase, partial) into the stored settings; a
+    conferencing integration's ``defaultMeetingSettings`` are merged field by field."""
     async with UnitOfWork(runtime) as uow:
         connection = await _connection(uow, tenant_id, integration_id)
+        if connection.provider in CONFERENCING_SERVICES:
+            return await _configure_meetings(uow, connection, changes)
         current = SyncSettings.model_validate(connection.settings or {}).as_stored()
         try:
             settings = SyncSettings.model_validate({**current, **changes})
         except ValueError as exc:
             raise InvalidInput(f"invalid settings: {exc}") from exc
+        if settings.default_meeting_settings is not None:
+            raise InvalidInput("defaultMeetingSettings applies to conferencing integrations (ZOOM) only", field="defaultMeetingSettings")
         if connection.provider == "ICS" and settings.sync_direction is not SyncDirection.INBOUND:
             raise InvalidInput("an ICS feed is read-only: its syncDirection can only be INBOUND", field="syncDirection")
         connection.settings = settings.as_stored()
@@ -367,16 +483,52 @@ async def configure(runtime: Runtime, tenant_id: str, integration_id: str, chang
         return _read(connection)
 
 
+async def _configure_meetings(uow: UnitOfWork, connection: models.Connection, changes: dict[str, Any]) -> IntegrationRead:
+    others = sorted(set(changes) - {"defaultMeetingSettings", "default_meeting_settings"})
+    if others:
+        raise InvalidInput(
+            f"a {connection.provider} integration has no calendars to sync: only defaultMeetingSettings can be set", field=others[0]
+        )
+    current = SyncSettings.model_validate(connection.settings or {}).default_meeting_settings or MeetingSettings()
+    given = changes.get("defaultMeetingSettings", changes.get("default_meeting_settings"))
+    try:
+        if given is None:  # null: back to the defaults
+            chosen = MeetingSettings()
+        elif isinstance(given, dict):
+            chosen = MeetingSettings.model_validate({**current.model_dump(by_alias=True), **given})
+        else:
+            raise InvalidInput("defaultMeetingSettings must be an object", field="defaultMeetingSettings")
+    except ValueError as exc:
+        raise InvalidInput(f"invalid defaultMeetingSettings: {exc}", field="defaultMeetingSettings") from exc
+    connection.settings = SyncSettings(default_meeting_settings=chosen).as_stored()
+    connection.version += 1
+    await uow.commit()
+    return _read(connection)
+
+
 async def disconnect(runtime: Runtime, tenant_id: str, integration_id: str) -> None:
-    """Revoke calmesh's access at the provider where it can, then forget the connection: its
-    secrets, calendars, mirror and sync state go with it, and ``integration.disconnected`` is
-    announced in the same transaction."""
+    """Stop its push channels and revoke calmesh's access at the provider where it can, then
+    forget the connection: its secrets, calendars, mirror, sync state and stored meetings go with
+    it (bookings keep no link to those), and ``integration.disconnected`` is announced in the
+    same transaction."""
     async with UnitOfWork(runtime) as uow:
         connection = await _connection(uow, tenant_id, integration_id)
-        provider = await _provider_if_credentials(runtime, uow, connection)
+        if connection.provider in CONFERENCING_SERVICES:
+            service = await _service_if_credentials(runtime, uow, connection)
+            provider = None
+        else:
+            provider, service = await _provider_if_credentials(runtime, uow, connection), None
     revoked = False
+    if service is not None:
+        try:
+            revoked = await service.revoke()
+        except CalmeshError as error:
+            log.warning("revocation failed; deleting the credentials anyway", extra={"connection_id": integration_id, "error": error.message})
+        finally:
+            await service.aclose()
     if provider is not None:
         try:
+            await stop_channels(runtime, provider, integration_id)
             revoked = await provider.revoke()
         except CalmeshError as error:
             # The user asked to disconnect: an unreachable provider must not keep the credentials.
@@ -390,6 +542,7 @@ async def disconnect(runtime: Runtime, tenant_id: str, integration_id: str) -> N
             {**integration_data(connection), "status": "DISCONNECTED", "reason": "user", "revoked": revoked},
         )
         await delete_credentials(uow, tenant_id, connection.id)
+        await forget_meetings(uow, connection.id)
         # Flushed first: with no relationship between the two, the unit of work may delete the
         # connection first, whose ON DELETE CASCADE takes the credentials row with it.
         await uow.session.flush()
@@ -404,6 +557,13 @@ async def _provider_if_credentials(runtime: Runtime, uow: UnitOfWork, connection
         return None  # nothing left to revoke
 
 
+async def _service_if_credentials(runtime: Runtime, uow: UnitOfWork, connection: models.Connection) -> ConferencingProvider | None:
+    try:
+        return await open_conferencing_connection(runtime, uow, connection)
+    except NotFound:
+        return None  # nothing left to revoke (Zoom's app_deauthorized took them)
+
+
 # --- credential health: refresh, the daily check -------------------------------------------
 
 
@@ -413,12 +573,13 @@ async def refresh(runtime: Runtime, tenant_id: str, integration_id: str) -> Inte
     refused credentials move it to TOKEN_EXPIRED and raise."""
     async with UnitOfWork(runtime) as uow:
         await _connection(uow, tenant_id, integration_id)
-    await check_credentials(runtime, integration_id, raise_errors=True)
+    await check_credentials(runtime, integration_id, raise_errors=True, refresh_token=True)
     return await get_integration(runtime, tenant_id, integration_id)
 
 
-async def check_credentials(runtime: Runtime, connection_id: str, *, raise_errors: bool = False) -> str:
+async def check_credentials(runtime: Runtime, connection_id: str, *, raise_errors: bool = False, refresh_token: bool = False) -> str:
     """Ask the provider whether the connection's credentials still work; returns the state after.
+    ``refresh_token``: an OAuth connection also refreshes its access token first.
 
     Refused credentials: TOKEN_EXPIRED (announced once, syncs stop). Working credentials of a
     connection in TOKEN_EXPIRED or ERROR: ACTIVE, and a sync is due now. A provider that cannot
@@ -431,14 +592,24 @@ async def check_credentials(runtime: Runtime, connection_id: str, *, raise_error
             raise NotFound("no such integration")
         if connection.status == "DISCONNECTED":
             raise InvalidState("this integration is disconnected")
-        provider = await open_connection_provider(runtime, uow, connection)
+        prove: Callable[[], Awaitable[object]]
+        if connection.provider in CONFERENCING_SERVICES:  # proven by saying who they act as
+            config = await conferencing_config(runtime, uow, connection)
+            service = open_conferencing_provider(connection.provider, config)
+            prove, close = service.account, service.aclose
+        else:
+            config = await connection_provider_config(runtime, uow, connection)
+            provider = open_provider(connection.provider, config)
+            prove, close = provider.list_calendars, provider.aclose
     failure: CalmeshError | None = None
     try:
-        await provider.list_calendars()
+        if refresh_token and config.tokens is not None:  # an OAuth token is proven by refreshing it
+            await config.tokens.refresh(await config.tokens.current())
+        await prove()
     except CalmeshError as error:
         failure = error
     finally:
-        await provider.aclose()
+        await close()
     now = _now()
     async with UnitOfWork(runtime) as uow:
         connection = await uow.session.get(models.Connection, connection_id)
@@ -492,6 +663,8 @@ async def request_resync(runtime: Runtime, tenant_id: str, integration_id: str, 
     """Ask for a sync as soon as a worker is free (``fullSync`` forgets every cursor first)."""
     async with UnitOfWork(runtime) as uow:
         connection = await _connection(uow, tenant_id, integration_id)
+        if connection.provider in CONFERENCING_SERVICES:
+            raise InvalidState(f"a {connection.provider} integration has no calendars to sync")
         if connection.status == "DISCONNECTED":
             raise InvalidState("this integration is disconnected")
         if connection.status == "TOKEN_EXPIRED":
@@ -507,6 +680,8 @@ async def request_resync(runtime: Runtime, tenant_id: str, integration_id: str, 
 async def sync_status(runtime: Runtime, tenant_id: str, integration_id: str) -> SyncStatusRead:
     async with UnitOfWork(runtime) as uow:
         connection = await _connection(uow, tenant_id, integration_id)
+        if connection.provider in CONFERENCING_SERVICES:
+            return await _meetings_status(uow, connection)
         rows = (
             await uow.session.execute(
                 select(models.Calendar, models.SyncState)
@@ -517,6 +692,15 @@ async def sync_status(runtime: Runtime, tenant_id: str, integration_id: str) -> 
         ).all()
         conflicts = await uow.session.scalar(
             select(func.count()).select_from(models.SyncConflict).where(models.SyncConflict.connection_id == connection.id)
+        )
+        channels = dict(
+            (
+                await uow.session.execute(
+                    select(models.PushChannel.calendar_id, func.max(models.PushChannel.expires_at))
+                    .where(models.PushChannel.connection_id == connection.id)
+                    .group_by(models.PushChannel.calendar_id)
+                )
+            ).all()
         )
         limited_until = connection.rate_limited_until
         rate_limited = limited_until is not None and limited_until > _now()
@@ -538,10 +722,29 @@ async def sync_status(runtime: Runtime, tenant_id: str, integration_id: str) -> 
                     item_count=state.item_count if state else 0,
                     last_error=state.last_error if state else None,
                     problems=list(state.problems or []) if state else [],
+                    push_expires_at=channels.get(calendar.id),
                 )
                 for calendar, state in rows
             ],
         )
+
+
+async def _meetings_status(uow: UnitOfWork, connection: models.Connection) -> SyncStatusRead:
+    """A conferencing integration syncs nothing: its status is its state and the day's meeting
+    requests (rate limited: the allowance is used up, or Zoom asked calmesh to wait)."""
+    quota = await meeting_quota(uow, connection)
+    return SyncStatusRead(
+        state=connection.status,
+        last_sync_at=None,
+        next_sync_at=None,
+        rate_limited=quota.limited,
+        rate_limit_resets_at=quota.limited_until,
+        last_error=connection.last_error,
+        full_sync_requested=False,
+        conflicts=0,
+        calendars=[],
+        meeting_quota=MeetingQuotaRead(used=quota.used, limit=quota.limit, resets_at=quota.resets_at),
+    )
 
 
 async def list_conflicts(runtime: Runtime, tenant_id: str, integration_id: str, *, limit: int, cursor: str | None) -> Page[ConflictRead]:
@@ -572,7 +775,9 @@ async def overview(runtime: Runtime) -> list[IntegrationOverview]:
                 id=row.id,
                 tenant_id=row.tenant_id,
                 provider=row.provider,
-                account=str((row.account or {}).get("username") or (row.account or {}).get("displayUrl") or ""),
+                account=str(
+                    (row.account or {}).get("username") or (row.account or {}).get("displayUrl") or row.account_email or ""
+                ),
                 state=row.status,
                 last_sync_at=row.last_sync_at,
                 next_sync_at=row.next_sync_at,

@@ -36,6 +36,7 @@ from calmesh.errors import (
     CalmeshError,
     InvalidState,
     NotFound,
+    PartiallyWritten,
     PreconditionFailed,
     ProviderAuthFailed,
     ProviderProtocolError,
@@ -51,13 +52,16 @@ from calmesh.services import mirror
 from calmesh.services.announcements import announce
 from calmesh.services.connection_events import announce_error, announce_token_expired, integration_data
 from calmesh.services.credentials import load_credentials
+from calmesh.services.meetings import CONFERENCING_SERVICES
+from calmesh.services.oauth import OAUTH_PROVIDERS, connection_config
+from calmesh.services.push import maintain_channels
 from calmesh.services.runtime import Runtime
 from calmesh.services.unit_of_work import UnitOfWork
 from calmesh.storage import models
 from calmesh.storage.database import insert_many
 from calmesh.storage.event_rows import event_from_row
 from calmesh.sync.fingerprint import combine_fingerprints, item_fingerprint
-from calmesh.sync.outbound import TAG, for_provider, merge_from_provider
+from calmesh.sync.outbound import TAG, completed_conferences, for_provider, merge_from_provider
 from calmesh.sync.plan import (
     Action,
     Decision,
@@ -167,18 +171,23 @@ class SyncReport:
 # --- opening the provider -------------------------------------------------------------------
 
 
-async def open_connection_provider(
-    runtime: Runtime, uow: UnitOfWork, connection: models.Connection
-) -> CalendarProvider:
-    """The adapter for a stored connection, with its secrets from the vault."""
-    secrets = await load_credentials(uow, connection.tenant_id, connection.id)
-    config = ProviderConfig(
+async def connection_provider_config(runtime: Runtime, uow: UnitOfWork, connection: models.Connection) -> ProviderConfig:
+    """What a stored connection's adapter is opened with: its secrets from the vault, and for
+    OAuth providers the operator's app and a token keeper that stores refreshed tokens."""
+    secrets = dict((await load_credentials(uow, connection.tenant_id, connection.id)).items())
+    if connection.provider in OAUTH_PROVIDERS:
+        return connection_config(runtime, connection.tenant_id, connection.id, connection.provider, secrets)
+    return ProviderConfig(
         account={k: str(v) for k, v in (connection.account or {}).items()},
-        secrets=dict(secrets.items()),
+        secrets=secrets,
         allow_private_network=runtime.settings.allow_private_network,
         timeout_seconds=runtime.settings.provider_timeout_seconds,
     )
-    return open_provider(connection.provider, config)
+
+
+async def open_connection_provider(runtime: Runtime, uow: UnitOfWork, connection: models.Connection) -> CalendarProvider:
+    """The adapter for a stored connection."""
+    return open_provider(connection.provider, await connection_provider_config(runtime, uow, connection))
 
 
 # --- the lease ------------------------------------------------------------------------------
@@ -200,13 +209,15 @@ async def _claim(runtime: Runtime, connection_id: str) -> _Claim:
     async with UnitOfWork(runtime) as uow:
         before = (
             await uow.session.execute(
-                select(models.Connection.status, models.Connection.sync_requested, models.Connection.last_sync_at).where(
-                    models.Connection.id == connection_id
-                )
+                select(
+                    models.Connection.status, models.Connection.sync_requested, models.Connection.last_sync_at, models.Connection.provider
+                ).where(models.Connection.id == connection_id)
             )
         ).one_or_none()
         if before is None:
             raise NotFound("no such integration")
+        if before.provider in CONFERENCING_SERVICES:
+            raise InvalidState(f"a {before.provider} integration has no calendars to sync")
         result = await uow.session.execute(
             update(models.Connection)
             .where(
@@ -219,7 +230,7 @@ async def _claim(runtime: Runtime, connection_id: str) -> _Claim:
         await uow.commit()
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise InvalidState("this integration is already syncing, or it is disconnected")
-    status, requested, last_sync_at = before
+    status, requested, last_sync_at, _ = before
     return _Claim(owner, now, status, bool(requested), last_sync_at is None)
 
 
@@ -300,7 +311,7 @@ async def sync_connection(
             assert connection is not None
             settings = SyncSettings.model_validate(connection.settings or {})
             full = full or connection.full_sync_requested
-            tenant_id = connection.tenant_id
+            tenant_id, provider_name = connection.tenant_id, connection.provider
             refreshed_at = connection.calendars_refreshed_at
             provider = await open_connection_provider(runtime, uow, connection)
         try:
@@ -311,6 +322,7 @@ async def sync_connection(
             run = _CalendarRun(runtime, provider, tenant_id, connection_id, settings, full, checkpoint or _no_checkpoint, progress)
             for calendar in calendars:
                 report.calendars.append(await run.sync(calendar))
+            await maintain_channels(runtime, provider, provider_name, connection_id, [(c.id, c.provider_id) for c in calendars])
         finally:
             await provider.aclose()
         failed = [c for c in report.calendars if c.failure is not None]
@@ -793,20 +805,33 @@ class _CalendarRun:
             return  # deleted in calmesh since it was planned: the next sync deletes it
         origin = step.local.origin
         sent = for_provider(events, self.settings, calmesh_id) if origin is Origin.CALMESH else events
-        if step.decision.action is Action.PUSH_CREATE:
-            written = await self.provider.create(calendar.provider_id, sent)
-        else:
-            item_id = step.remote.item_id if step.remote else step.status.item_id if step.status else ""
-            etag = step.remote.etag if step.remote else step.status.etag if step.status else None
-            written = await self.provider.update(calendar.provider_id, item_id, sent, etag)
+        try:
+            if step.decision.action is Action.PUSH_CREATE:
+                written = await self.provider.create(calendar.provider_id, sent)
+            else:
+                item_id = step.remote.item_id if step.remote else step.status.item_id if step.status else ""
+                etag = step.remote.etag if step.remote else step.status.etag if step.status else None
+                written = await self.provider.update(calendar.provider_id, item_id, sent, etag)
+        except PartiallyWritten as partial:
+            # The item exists at the provider: record it like any write, and say what is missing.
+            written = partial.written
+            report.problems.append({"itemId": step.uid, "message": partial.message})
         await self.checkpoint(f"written-{step.decision.action.value}")
+        # What the provider stored is what the next listing shows: its fingerprint, not ours,
+        # is the remote side's, so that its own additions do not read as a change later.
+        remote_hash = item_fingerprint(written.events) if written.events else item_fingerprint(sent)
+        completed = completed_conferences(events, written.events) if written.events else None
         async with UnitOfWork(self.runtime) as uow:
             if step.decision.conflict is not None:
                 await self._record_conflict(uow, calendar, step)
                 report.conflicts += 1
-            await self._record(
-                uow, calendar.id, step.uid, written.id, written.etag, item_fingerprint(sent), step.local.hash, origin
-            )
+            local_hash = step.local.hash
+            if completed is not None:  # the Meet link the provider made, into the mirror
+                await mirror.replace_series(
+                    uow, self.tenant_id, calendar.id, completed, origin=origin.value, provider_event_id=written.id, etag=written.etag
+                )
+                local_hash = item_fingerprint(completed)
+            await self._record(uow, calendar.id, step.uid, written.id, written.etag, remote_hash, local_hash, origin)
             await uow.session.execute(
                 update(models.Event)
                 .where(models.Event.calendar_id == calendar.id, models.Event.ical_uid == step.uid)
@@ -944,6 +969,7 @@ async def due_connections(runtime: Runtime, *, limit: int = 20) -> list[str]:
             select(models.Connection.id)
             .where(
                 models.Connection.status.not_in(("DISCONNECTED", "TOKEN_EXPIRED")),
+                models.Connection.provider.not_in(tuple(CONFERENCING_SERVICES)),  # they have nothing to sync
                 or_(models.Connection.next_sync_at.is_(None), models.Connection.next_sync_at <= now),
                 or_(models.Connection.sync_lease_until.is_(None), models.Connection.sync_lease_until < now),
             )

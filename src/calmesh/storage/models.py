@@ -381,6 +381,9 @@ class EventType(Timestamped, Base):
     #: "all" (collective), "any" (round robin) or "n" (required_hosts of the hosts).
     host_policy: Mapped[str] = mapped_column(String(8), default="all")
     required_hosts: Mapped[int | None] = mapped_column(Integer)
+    #: How many bookings one slot takes (seed 004: "multiple appointments per slot"); they share
+    #: the hosts' time and one meeting link.
+    seats_per_slot: Mapped[int] = mapped_column(Integer, default=1)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
@@ -414,7 +417,12 @@ class Booking(Timestamped, Base):
     cancellation_reason: Mapped[str | None] = mapped_column(Text)
     #: The users hosting it (chosen by the event type's host policy when it was booked).
     host_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: {"service", "joinUrl", "meetingId", "passcode", "dialIns"}: how to join (PRODUCT.md M4).
     conference: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
+    #: The meeting calmesh created for it at a connected service; shared by bookings in one slot.
+    meeting_id: Mapped[str | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"), index=True)
+    #: The event written to the organizing host's calendar (``createEventsIn``), if any.
+    calendar_event_id: Mapped[str | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
@@ -553,3 +561,136 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     latency_ms: Mapped[int] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class OAuthAuthorization(Base):
+    """An OAuth consent in progress: made by ``auth-url``, completed by the callback or by
+    ``POST /v1/integrations`` with the code (PRODUCT.md C1).
+
+    ``state`` is what the provider hands back; it binds the consent to its tenant, provider and
+    redirect URI. The PKCE verifier never leaves calmesh. Rows expire after ten minutes.
+    """
+
+    __tablename__ = "oauth_authorizations"
+
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Re-authenticate this connection instead of creating one.
+    connection_id: Mapped[str | None] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    #: Where calmesh's own callback sends the browser once the connection is made.
+    return_to: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class PushChannel(Base):
+    """A provider's promise to notify calmesh when one synced calendar changes (a Google watch
+    channel). Each notification is only a hint: it asks for an incremental sync."""
+
+    __tablename__ = "push_channels"
+
+    #: Our id for the channel, which the provider echoes in every notification.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    calendar_id: Mapped[str] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    #: The provider's id of the watched resource; stopping the channel needs it.
+    resource_id: Mapped[str] = mapped_column(String(255))
+    #: SHA-256 of the token the provider echoes: a notification must carry the token itself.
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    last_notified_at: Mapped[datetime | None]
+
+
+class CustomConferencingProvider(Base):
+    """A tenant's named, stable meeting link (PRODUCT.md M1 "custom"): a room everyone joins.
+
+    ``service`` is what :func:`calmesh.conferencing.service_for_url` recognised in the URL
+    (``ZOOM``, ``WEBEX``…), ``CUSTOM`` when it recognised none. ``user_id`` set: that user's own;
+    None: the tenant's, offered to every user.
+    """
+
+    __tablename__ = "custom_conferencing_providers"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(Text)
+    service: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class ConferencingDefault(Base):
+    """A user's default conferencing (PRODUCT.md M2), for all their calendars (``calendar_id``
+    None) or for one calendar; the calendar's own wins over the user's.
+
+    ``service``: ``GOOGLE_MEET``, ``TEAMS``, ``ZOOM``, ``CUSTOM`` (with ``custom_provider_id``) or
+    ``NONE`` (no conferencing added). ``set_by``: the user who chose it — the user themselves or
+    an admin choosing for them.
+    """
+
+    __tablename__ = "conferencing_defaults"
+    __table_args__ = (UniqueConstraint("user_id", "calendar_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    calendar_id: Mapped[str | None] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
+    service: Mapped[str] = mapped_column(String(32))
+    custom_provider_id: Mapped[str | None] = mapped_column(
+        ForeignKey("custom_conferencing_providers.id", ondelete="CASCADE")
+    )
+    set_by: Mapped[str | None] = mapped_column(String(40))
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class Meeting(Base):
+    """A meeting calmesh created at a connected conferencing service (a Zoom meeting).
+
+    Bookings point at it (``bookings.meeting_id``); it is deleted at the service once no active
+    booking uses it (PRODUCT.md M4). ``deleted_at`` set: gone at the service too.
+    """
+
+    __tablename__ = "meetings"
+    __table_args__ = (Index("ix_meetings_connection_start", "connection_id", "start_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    service: Mapped[str] = mapped_column(String(32))
+    #: The service's id (Zoom's meeting id: 64-bit, kept as text).
+    provider_meeting_id: Mapped[str] = mapped_column(String(64))
+    join_url: Mapped[str] = mapped_column(Text)
+    passcode: Mapped[str | None] = mapped_column(String(64))
+    #: True when it is the user's personal meeting room (Zoom PMI): never deleted at the service.
+    personal: Mapped[bool] = mapped_column(Boolean, default=False)
+    dial_ins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    deleted_at: Mapped[datetime | None]
+
+
+class MeetingQuota(Base):
+    """Requests made to a conferencing service for one connected user on one UTC day (PRODUCT.md
+    M5: Zoom allows 100 creates, updates and deletes per user per day, resetting at 00:00 UTC).
+
+    Counted in the database so that every process sees the same count; a request takes its
+    place (``used + 1``) before it is sent. ``blocked_until``: the service answered 429 and
+    asked to wait until then.
+    """
+
+    __tablename__ = "meeting_quotas"
+
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    used: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until: Mapped[datetime | None]

@@ -16,7 +16,7 @@ from dataclasses import replace
 from calmesh.domain.events import Event, Reminder, Visibility
 from calmesh.sync.settings import SyncSettings
 
-__all__ = ["BUSY_TITLE", "TAG", "for_provider", "merge_from_provider", "redacted"]
+__all__ = ["BUSY_TITLE", "TAG", "completed_conferences", "for_provider", "merge_from_provider", "redacted"]
 
 BUSY_TITLE = "Busy"
 #: The X- property on every event calmesh writes: its value is the mirror id of the series.
@@ -86,3 +86,21 @@ def merge_from_provider(
         )
 
     return tuple(merged(event) for event in remote)
+
+
+def completed_conferences(local: tuple[Event, ...], stored: tuple[Event, ...]) -> tuple[Event, ...] | None:
+    """The mirror's events with the meeting links the provider made for them, or None if it made none.
+
+    An event that asked for a conference it has no link for yet (``service`` set, ``join_url``
+    None: "give this event a Meet") gets the provider's link, matched by RECURRENCE-ID. Nothing
+    else is taken from the provider's copy: a write must not pull the provider's other
+    additions (its organizer, default reminders) into the mirror.
+    """
+    made = {e.recurrence_id: e.conference for e in stored if e.conference is not None and e.conference.join_url}
+    completed = tuple(
+        replace(event, conference=made[event.recurrence_id])
+        if event.conference is not None and event.conference.join_url is None and event.recurrence_id in made
+        else event
+        for event in local
+    )
+    return completed if completed != local else None

@@ -8,6 +8,7 @@ reads), so the two can never disagree on a default. Stored as the API shows it, 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -16,6 +17,7 @@ __all__ = [
     "ConflictPolicy",
     "EventDefaults",
     "EventPrivacy",
+    "MeetingSettings",
     "ReminderSetting",
     "SyncDirection",
     "SyncSettings",
@@ -66,6 +68,16 @@ class EventDefaults(_Settings):
     reminders: list[ReminderSetting] | None = None
 
 
+class MeetingSettings(_Settings):
+    """A conferencing connection's ``defaultMeetingSettings`` (PRODUCT.md M3): applied to every
+    meeting calmesh schedules through it (Zoom's ``settings.join_before_host`` …)."""
+
+    join_before_host: bool = False
+    mute_upon_entry: bool = False
+    waiting_room: bool = False
+    auto_recording: Literal["none", "local", "cloud"] = "none"
+
+
 class SyncSettings(_Settings):
     sync_direction: SyncDirection = SyncDirection.BOTH
     #: Minutes between scheduled syncs.
@@ -81,9 +93,15 @@ class SyncSettings(_Settings):
     event_defaults: EventDefaults = Field(default_factory=EventDefaults)
     event_privacy: EventPrivacy = Field(default_factory=EventPrivacy)
     conflict_policy: ConflictPolicy = ConflictPolicy.REMOTE_WINS
+    #: Conferencing connections (Zoom) only: how their meetings are made. The same model holds
+    #: it so that every reader of ``connections.settings`` keeps one shape; the integrations
+    #: service refuses it on calendar connections.
+    default_meeting_settings: MeetingSettings | None = None
 
     def as_stored(self) -> dict[str, object]:
-        return self.model_dump(mode="json", by_alias=True)
+        # Calendar connections store no meeting settings at all (not a null).
+        unset = {"default_meeting_settings"} if self.default_meeting_settings is None else None
+        return self.model_dump(mode="json", by_alias=True, exclude=unset)
 
     @property
     def pulls(self) -> bool:
