@@ -179,6 +179,13 @@ async def test_re_authentication_keeps_the_integration_and_refuses_another_accou
         back = await consent(started["url"], "ada@example.com")
         first = (await api.post("/v1/integrations", json={"provider": "GOOGLE", "code": back.params["code"], "state": back.params["state"], "redirectUri": APP_REDIRECT})).json()
 
+        # Its first sync (started as it connected) finishes before the grant is revoked: the
+        # refusal below is the refresh's, not a sync's still running.
+        for _ in range(400):
+            shown = (await api.get(f"/v1/integrations/{first['id']}")).json()
+            if shown["lastSyncAt"] and shown["status"] == "ACTIVE":
+                break
+            await asyncio.sleep(0.05)
         setup.sandbox.revoke_grants("ada@example.com")
         refused = await api.post(f"/v1/integrations/{first['id']}/refresh")
         assert refused.status_code == 422 and refused.json()["type"].endswith("provider-auth-failed")
