@@ -96,8 +96,9 @@ async def test_a_zoom_connection_belongs_to_a_user_shows_its_account_and_is_neve
     assert (await connection_row(runtime, connection_id)).status == "ACTIVE"
     # The daily credential check proves it the same way.
     assert await integrations.check_credentials(runtime, connection_id, refresh_token=True) == "ACTIVE"
-    assert await meetings.conferencing_connection(runtime, tenant_id, user_id) == connection_id
-    assert await meetings.conferencing_connection(runtime, tenant_id, await make_user(runtime, tenant_id, "x@y.z")) is None
+    async with UnitOfWork(runtime) as uow:
+        assert await meetings.conferencing_connection(uow, tenant_id, user_id) == connection_id
+        assert await meetings.conferencing_connection(uow, tenant_id, await make_user(runtime, tenant_id, "x@y.z")) is None
 
 
 async def test_a_zoom_connection_needs_its_user_and_an_operator_set_up(zoom_sandbox: ServedZoomSandbox, make_runtime: RuntimeFactory) -> None:
@@ -217,7 +218,8 @@ async def test_refused_tokens_expire_the_connection_until_zoom_is_reconnected(zo
     assert row.status == "TOKEN_EXPIRED" and row.last_error
     expired = await announced(runtime, "integration.token_expired")
     assert [(e["connectionId"], e["provider"], e["userActionRequired"]) for e in expired] == [(connection_id, "ZOOM", True)]
-    assert await meetings.conferencing_connection(runtime, tenant_id, user_id) is None
+    async with UnitOfWork(runtime) as uow:
+        assert await meetings.conferencing_connection(uow, tenant_id, user_id) is None
     requests_before = len(zoom_sandbox.sandbox.requests)
     with pytest.raises(InvalidState, match="reconnect Zoom"):
         await meetings.schedule_meeting(runtime, tenant_id, connection_id, soon())

@@ -33,7 +33,7 @@ from calmesh.auth.oauth import TokenKeeper, TokenSet
 from calmesh.errors import ProviderAuthFailed, ProviderProtocolError, ProviderUnreachable
 from calmesh.providers.http import RetryPolicy
 
-__all__ = ["REFRESH_MARGIN_SECONDS", "Attempt", "BearerSession", "Judge", "Resend", "Resendable"]
+__all__ = ["REFRESH_MARGIN_SECONDS", "Attempt", "BearerSession", "Resend"]
 
 #: Refresh the access token when it expires within this many seconds.
 REFRESH_MARGIN_SECONDS = 60
@@ -72,9 +72,9 @@ class Resend:
 
 
 #: A provider's reading of an answer other than a 401 (see the module docstring).
-Judge = Callable[[httpx.Response, Attempt], Awaitable[Resend | None]]
+_Judge = Callable[[httpx.Response, Attempt], Awaitable[Resend | None]]
 #: Whether ``(method, failure)`` may be sent again: False when it may have been carried out.
-Resendable = Callable[[str, httpx.TransportError], bool]
+_Resendable = Callable[[str, httpx.TransportError], bool]
 
 
 def _always_resendable(method: str, failure: httpx.TransportError) -> bool:
@@ -94,7 +94,7 @@ class BearerSession:
     _: KW_ONLY
     #: The provider module's logger, where each retry is logged.
     log: logging.Logger
-    resendable: Resendable = _always_resendable
+    resendable: _Resendable = _always_resendable
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     async def send(
@@ -103,7 +103,7 @@ class BearerSession:
         path: str,
         what: str,
         *,
-        judge: Judge,
+        judge: _Judge,
         params: Mapping[str, str | int] | None = None,
         body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
@@ -112,7 +112,7 @@ class BearerSession:
         content = json.dumps(body, ensure_ascii=False).encode("utf-8") if body is not None else None
         retries = 0
         refreshed = False
-        tokens = await self._fresh_tokens()
+        tokens = await self.fresh_tokens()
         while True:
             attempt = Attempt(what, retries, self.retry)
             resend: Resend | None
@@ -162,7 +162,9 @@ class BearerSession:
             raise ProviderProtocolError(f"{what}: {self.provider}'s answer is not a JSON object")
         return data
 
-    async def _fresh_tokens(self) -> TokenSet:
+    async def fresh_tokens(self) -> TokenSet:
+        """The current tokens, refreshed first when they expire within :data:`REFRESH_MARGIN_SECONDS`
+        (``ProviderAuthFailed`` when the provider refuses the refresh)."""
         tokens = await self.tokens.current()
         if tokens.expires_within(REFRESH_MARGIN_SECONDS):
             tokens = await self.tokens.refresh(tokens)

@@ -11,7 +11,8 @@ resolves the name itself, so a DNS answer that changes between the check and the
 messages a user can act on, never echoing credentials or response bodies.
 
 :class:`RetryPolicy` is how patient an API adapter is (Google, Zoom): attempts in all and an
-exponential backoff with jitter; :func:`retry_after_seconds` reads ``Retry-After``.
+exponential backoff with jitter; :func:`retry_after_until` reads a ``Retry-After`` value (and
+:func:`retry_after_seconds` a response's, as seconds from now).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 from email.utils import parsedate_to_datetime
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import httpx
 
@@ -50,6 +51,7 @@ __all__ = [
     "operator_client",
     "raise_for_status",
     "retry_after_seconds",
+    "retry_after_until",
     "transport_errors",
 ]
 
@@ -179,22 +181,32 @@ class RetryPolicy:
         return float(min(self.max_seconds, self.base_seconds * 2**retry * random.uniform(0.5, 1.5)))
 
 
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    """The Retry-After header as seconds (both its forms), or None."""
-    value = response.headers.get("Retry-After")
+def retry_after_until(value: str | None, now: datetime) -> datetime | None:
+    """When a ``Retry-After`` value says to try again, in UTC: delta-seconds from ``now``, an HTTP
+    date, or an ISO 8601 time (Zoom's daily limit: ``2026-11-22T00:00:00Z``); a time without a
+    zone is UTC. None when absent or unreadable."""
+    value = (value or "").strip()
     if not value:
         return None
     try:
-        return max(0.0, float(value))
-    except ValueError:
+        return now + timedelta(seconds=max(0.0, float(value)))
+    except (ValueError, OverflowError):  # not a number, or not a usable one ("nan", "1e400")
         pass
     try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """The response's Retry-After header as seconds from now (see :func:`retry_after_until`), or None."""
+    now = datetime.now(timezone.utc)
+    until = retry_after_until(response.headers.get("Retry-After"), now)
+    return None if until is None else max(0.0, (until - now).total_seconds())
 
 
 def raise_for_status(response: httpx.Response, what: str) -> None:

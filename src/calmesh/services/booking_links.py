@@ -45,7 +45,6 @@ from calmesh.sync.settings import SyncSettings
 __all__ = [
     "BookingLink",
     "Participants",
-    "calendar_connection_of",
     "conference_link",
     "meeting_still_used",
     "participants_of",
@@ -76,25 +75,34 @@ class BookingLink:
 
 @dataclass(frozen=True, slots=True)
 class Participants:
-    """Who a booking's calendar event is between."""
+    """Who a booking's calendar event is between, and where it goes."""
 
     organizer_id: str
     organizer_time_zone: str
     #: (email, name) of the other hosts and the attendee.
     guests: tuple[tuple[str, str | None], ...]
+    #: The organizer's calendar integration that takes the event, and its provider (None: none).
+    calendar_connection_id: str | None
+    calendar_provider: str | None
 
 
-async def participants_of(uow: UnitOfWork, host_ids: list[str], attendee_email: str, attendee_name: str) -> Participants:
+async def participants_of(
+    uow: UnitOfWork, tenant_id: str, host_ids: list[str], attendee_email: str, attendee_name: str
+) -> Participants:
     users = {
         user.id: user
         for user in (await uow.session.scalars(select(models.User).where(models.User.id.in_(host_ids)))).all()
     }
     organizer = users[host_ids[0]]
     others = tuple((users[h].email, users[h].name) for h in host_ids[1:] if h in users)
-    return Participants(organizer.id, organizer.time_zone, (*others, (attendee_email, attendee_name)))
+    calendar = await _calendar_connection_of(uow, tenant_id, organizer.id)
+    return Participants(
+        organizer.id, organizer.time_zone, (*others, (attendee_email, attendee_name)),
+        calendar.id if calendar else None, calendar.provider if calendar else None,
+    )
 
 
-async def calendar_connection_of(uow: UnitOfWork, tenant_id: str, user_id: str) -> models.Connection | None:
+async def _calendar_connection_of(uow: UnitOfWork, tenant_id: str, user_id: str) -> models.Connection | None:
     """The user's first calendar integration that names a ``createEventsIn`` calendar."""
     connections = (
         await uow.session.scalars(
@@ -136,12 +144,12 @@ async def conference_link(
 ) -> BookingLink:
     """A new link for a booking at ``start``-``end`` at ``location`` (the event type's); ZOOM
     schedules a meeting, which the caller releases if the booking is not written."""
+    connection_id: str | None = None
     async with UnitOfWork(runtime) as uow:
         service, url = await _location_choice(uow, tenant_id, location, participants.organizer_id)
-        calendar_connection = await calendar_connection_of(uow, tenant_id, participants.organizer_id)
-        calendar_provider = calendar_connection.provider if calendar_connection else None
+        if service == "ZOOM":
+            connection_id = await meetings.conferencing_connection(uow, tenant_id, participants.organizer_id)
     if service == "ZOOM":
-        connection_id = await meetings.conferencing_connection(runtime, tenant_id, participants.organizer_id)
         if connection_id is None:
             raise InvalidState("the organizing host has not connected Zoom: they connect it before Zoom bookings can be made")
         request = MeetingRequest(
@@ -151,7 +159,7 @@ async def conference_link(
         scheduled = await meetings.schedule_meeting(runtime, tenant_id, connection_id, request)
         return BookingLink(scheduled.conference(), scheduled.id)
     if service == "GOOGLE_MEET":
-        if calendar_provider != "GOOGLE":
+        if participants.calendar_provider != "GOOGLE":
             raise InvalidState(
                 "Google Meet links are made by Google calendars: the organizing host needs a Google integration with createEventsIn"
             )
@@ -208,16 +216,13 @@ async def write_calendar_event(
         except NotFound:
             event_id = None  # deleted from the calendar meanwhile: write it again
     if event_id is None:
-        async with UnitOfWork(runtime) as uow:
-            connection = await calendar_connection_of(uow, tenant_id, participants.organizer_id)
-            connection_id = connection.id if connection else None
-        if connection_id is None:
+        if participants.calendar_connection_id is None:
             return None, link
         attendees = [event_service.AttendeeIn(email=email, name=name) for email, name in participants.guests]
         read = await event_service.create_event(
             runtime, tenant_id,
             event_service.EventCreate.model_validate(
-                {**fields, "integrationId": connection_id, "attendees": attendees, "conference": conference}
+                {**fields, "integrationId": participants.calendar_connection_id, "attendees": attendees, "conference": conference}
             ),
         )
     if conference["service"] == "GOOGLE_MEET" and not (link.conference or {}).get("joinUrl"):

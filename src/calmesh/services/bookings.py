@@ -36,6 +36,7 @@ taken back. ``booking.created`` and ``booking.rescheduled`` carry the link.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
@@ -343,25 +344,40 @@ def _title(event_type_title: str, attendee_name: str) -> str:
     return f"{event_type_title} with {attendee_name}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Placement:
+    """Where a booking at a start goes: its hosts, and the booking whose slot (and link) it
+    joins when seats are shared."""
+
+    hosts: list[str]
+    joins: str | None
+    shared: booking_links.BookingLink | None
+
+
+async def _place(
+    uow: UnitOfWork, tenant_id: str, event_type: LoadedEventType, start: datetime, now: datetime,
+    *, moving: models.Booking | None = None,
+) -> _Placement:
+    holder = await _seat_in(uow, event_type, start, besides=moving.id if moving else None)
+    if holder is not None:
+        return _Placement(list(holder.host_ids), holder.id, booking_links.BookingLink(holder.conference, holder.meeting_id))
+    free = await _check_start(uow, tenant_id, event_type, start, now, exclude_booking=moving.id if moving else None)
+    return _Placement(await _choose_hosts(uow, event_type, free, keep=moving.host_ids if moving else ()), None, None)
+
+
 async def create_booking(runtime: Runtime, tenant_id: str, data: BookingCreate, *, now: datetime | None = None) -> BookingRead:
     now = now or datetime.now(UTC)
     start = data.start.astimezone(UTC)
     async with UnitOfWork(runtime) as uow:
         event_type = await load_event_type(uow, tenant_id, data.event_type_id)
-        holder = await _seat_in(uow, event_type, start)
-        joins = holder.id if holder is not None else None
-        if holder is not None:
-            hosts = list(holder.host_ids)
-            shared = booking_links.BookingLink(holder.conference, holder.meeting_id)
-        else:
-            hosts = await _choose_hosts(uow, event_type, await _check_start(uow, tenant_id, event_type, start, now))
-            shared = None
-        participants = await booking_links.participants_of(uow, hosts, str(data.attendee.email), data.attendee.name)
+        placement = await _place(uow, tenant_id, event_type, start, now)
+        hosts = placement.hosts
+        participants = await booking_links.participants_of(uow, tenant_id, hosts, str(data.attendee.email), data.attendee.name)
         title, agenda = _title(event_type.row.title, data.attendee.name), event_type.row.description
         seats, event_type_id = event_type.row.seats_per_slot, event_type.row.id
     end = start + event_type.rules.duration
     booking_id = new_id("bkg")
-    link = shared or await booking_links.conference_link(
+    link = placement.shared or await booking_links.conference_link(
         runtime, tenant_id, event_type.location, participants, start, end, topic=title, agenda=agenda
     )
     calendar_event_id: str | None = None
@@ -377,7 +393,7 @@ async def create_booking(runtime: Runtime, tenant_id: str, data: BookingCreate, 
         )
         await _write_booking(
             runtime, tenant_id, booking_id, hosts, event_type.rules.blocked(start),
-            joins=joins, seats=seats, new_booking=booking, now=now,
+            joins=placement.joins, seats=seats, new_booking=booking, now=now,
         )
     except Exception:
         # Nothing of a booking that was not written stays behind: its event, its new meeting.
@@ -403,27 +419,23 @@ async def update_booking(
         if new_start == booking.start_at:
             new_start = None
         if new_start is not None:
-            holder = await _seat_in(uow, event_type, new_start, besides=booking.id)
-            joins = holder.id if holder is not None else None
-            if holder is not None:
-                hosts = list(holder.host_ids)
-                shared = booking_links.BookingLink(holder.conference, holder.meeting_id)
-            else:
-                free = await _check_start(uow, tenant_id, event_type, new_start, now, exclude_booking=booking.id)
-                hosts = await _choose_hosts(uow, event_type, free, keep=booking.host_ids)
-                shared = None
-            participants = await booking_links.participants_of(uow, hosts, booking.attendee_email, booking.attendee_name)
+            placement = await _place(uow, tenant_id, event_type, new_start, now, moving=booking)
+            hosts = placement.hosts
+            participants = await booking_links.participants_of(
+                uow, tenant_id, hosts, booking.attendee_email, booking.attendee_name
+            )
             old_meeting_id = booking.meeting_id
     if new_start is None:
         # Same date and time: the link stays; only the notes may change.
         return await _change_notes(runtime, tenant_id, before, data, title=title)
     new_end = new_start + event_type.rules.duration
-    link = shared or await booking_links.conference_link(
+    link = placement.shared or await booking_links.conference_link(
         runtime, tenant_id, event_type.location, participants, new_start, new_end, topic=title, agenda=agenda
     )
-    if shared is None and link.conference == {"service": "GOOGLE_MEET"} and before.host_ids[:1] == hosts[:1]:
+    if placement.shared is None and link.conference == {"service": "GOOGLE_MEET"} and before.host_ids[:1] == hosts[:1]:
         # Google keeps the Meet link with the event it moves.
-        link = booking_links.BookingLink(booking_conference(before), None)
+        kept = before.conference.model_dump(mode="json", by_alias=True) if before.conference else None
+        link = booking_links.BookingLink(kept, None)
     notes = data.notes if "notes" in data.model_fields_set else before.notes
     changes: dict[str, Any] = {
         "start_at": new_start, "end_at": new_end, "host_ids": hosts, "notes": notes,
@@ -432,14 +444,17 @@ async def update_booking(
     try:
         await _write_booking(
             runtime, tenant_id, booking_id, hosts, event_type.rules.blocked(new_start),
-            joins=joins, seats=seats, changes=changes, now=now,
+            joins=placement.joins, seats=seats, changes=changes, now=now,
         )
     except Exception:
         if link.meeting_id != old_meeting_id:
             await booking_links.release_meeting(runtime, tenant_id, link.meeting_id, booking_id=booking_id)
         raise
-    await booking_links.release_meeting(runtime, tenant_id, old_meeting_id if old_meeting_id != link.meeting_id else None, booking_id=booking_id)
-    await _follow_in_calendar(runtime, tenant_id, booking_id, before, participants, link, title=title, notes=notes)
+    if old_meeting_id != link.meeting_id:
+        await booking_links.release_meeting(runtime, tenant_id, old_meeting_id, booking_id=booking_id)
+    await _follow_in_calendar(
+        runtime, tenant_id, booking_id, before, participants, link, title=title, start=new_start, end=new_end, notes=notes
+    )
     return await get_booking(runtime, tenant_id, booking_id)
 
 
@@ -450,7 +465,9 @@ async def _change_notes(runtime: Runtime, tenant_id: str, before: BookingRead, d
         booking = await _owned(uow, tenant_id, before.id)
         booking.notes = data.notes
         booking.version += 1
-        participants = await booking_links.participants_of(uow, list(booking.host_ids), booking.attendee_email, booking.attendee_name)
+        participants = await booking_links.participants_of(
+            uow, tenant_id, list(booking.host_ids), booking.attendee_email, booking.attendee_name
+        )
         kept = booking_links.BookingLink(booking.conference, booking.meeting_id)
         await uow.commit()
     await booking_links.write_calendar_event(
@@ -460,18 +477,11 @@ async def _change_notes(runtime: Runtime, tenant_id: str, before: BookingRead, d
     return await get_booking(runtime, tenant_id, before.id)
 
 
-def booking_conference(read: BookingRead) -> dict[str, Any] | None:
-    return read.conference.model_dump(mode="json", by_alias=True) if read.conference else None
-
-
 async def _follow_in_calendar(
     runtime: Runtime, tenant_id: str, booking_id: str, before: BookingRead, participants: booking_links.Participants,
-    link: booking_links.BookingLink, *, title: str, notes: str | None,
+    link: booking_links.BookingLink, *, title: str, start: datetime, end: datetime, notes: str | None,
 ) -> None:
     """Move the booking's calendar event (a new organizer: a new event in their calendar)."""
-    async with UnitOfWork(runtime) as uow:
-        booking = await _owned(uow, tenant_id, booking_id)
-        start, end = booking.start_at, booking.end_at
     event_id = before.calendar_event_id
     if before.host_ids[:1] != [participants.organizer_id]:
         await booking_links.remove_calendar_event(runtime, tenant_id, event_id)

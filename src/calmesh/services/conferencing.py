@@ -55,6 +55,7 @@ from calmesh.domain.events import ConferenceData
 from calmesh.errors import InvalidInput, InvalidState
 from calmesh.ids import new_id
 from calmesh.schemas import ApiModel, Page
+from calmesh.services.meetings import conferencing_connection
 from calmesh.services.pagination import paginate
 from calmesh.services.runtime import Runtime
 from calmesh.services.unit_of_work import UnitOfWork
@@ -350,12 +351,15 @@ async def custom_provider_choice(
 # --- defaults: rules ------------------------------------------------------------------------
 
 
-async def _connections(uow: UnitOfWork, tenant_id: str, user_id: str, provider: str, *, active: bool) -> list[models.Connection]:
+async def _connections(uow: UnitOfWork, tenant_id: str, user_id: str, provider: str) -> list[models.Connection]:
+    """The user's connections of ``provider`` that are not disconnected."""
     connection = models.Connection
     statement = select(connection).where(
-        connection.tenant_id == tenant_id, connection.user_id == user_id, connection.provider == provider
+        connection.tenant_id == tenant_id,
+        connection.user_id == user_id,
+        connection.provider == provider,
+        connection.status != "DISCONNECTED",
     )
-    statement = statement.where(connection.status == "ACTIVE") if active else statement.where(connection.status != "DISCONNECTED")
     return list((await uow.session.scalars(statement.order_by(connection.id))).all())
 
 
@@ -365,7 +369,7 @@ async def _check_service(
     """InvalidState (409) when ``data.service`` cannot be that user's (calendar's) default."""
     who = user.email
     if data.service == "ZOOM":
-        if not await _connections(uow, tenant_id, user.id, "ZOOM", active=True):
+        if await conferencing_connection(uow, tenant_id, user.id, "ZOOM") is None:
             raise InvalidState(
                 f"Zoom cannot be the default for {who}: they have no active Zoom connection. Each user has to"
                 " connect their own Zoom account (an admin cannot do it for them), then Zoom can be chosen."
@@ -374,13 +378,13 @@ async def _check_service(
         if calendar_provider is not None:
             if calendar_provider != "GOOGLE":
                 raise InvalidState(f"Google Meet links are made by Google calendars; this calendar is {calendar_provider}'s")
-        elif not await _connections(uow, tenant_id, user.id, "GOOGLE", active=False):
+        elif not await _connections(uow, tenant_id, user.id, "GOOGLE"):
             raise InvalidState(f"Google Meet needs a Google calendar: {who} has no Google connection")
     elif data.service == "TEAMS":
         has_microsoft = (
             calendar_provider in _MAKERS["TEAMS"]
             if calendar_provider is not None
-            else bool(await _connections(uow, tenant_id, user.id, "MICROSOFT", active=False))
+            else bool(await _connections(uow, tenant_id, user.id, "MICROSOFT"))
         )
         if not has_microsoft:
             raise InvalidState(

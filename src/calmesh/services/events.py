@@ -880,7 +880,7 @@ async def _zoom_connection(uow: UnitOfWork, tenant_id: str, owner: str | None, w
         raise InvalidState(
             f"{where} is Zoom, but this calendar's integration belongs to no user (userId), so there is no Zoom account to make the meeting with"
         )
-    found = await meetings.conferencing_connection(uow.runtime, tenant_id, owner)
+    found = await meetings.conferencing_connection(uow, tenant_id, owner)
     if found is None:
         raise InvalidState(
             f"{where} is Zoom, but the calendar's owner has no active Zoom connection: they have to connect their"
@@ -921,7 +921,7 @@ def _with_conference(event: Event, conference: ConferenceData) -> Event:
     if conference.join_url is None:
         return replace(event, conference=conference)  # a Meet Google makes
     block = join_instructions(
-        None if conference.service == CUSTOM else conference.service, conference.join_url,
+        conference.service, conference.join_url,
         meeting_id=conference.meeting_id, passcode=conference.passcode, dial_ins=conference.dial_ins,
     )
     description = event.description

@@ -29,14 +29,14 @@ from calmesh.providers.base import CalendarProvider, ConferencingProvider, Provi
 from calmesh.providers.registry import open_conferencing_provider, open_provider
 from calmesh.schemas import ApiModel, Page
 from calmesh.services import oauth
-from calmesh.services.announcements import announce
-from calmesh.services.connection_events import announce_token_expired, integration_data
-from calmesh.services.credentials import delete_credentials, store_credentials
+from calmesh.services.connection_events import announce_disconnected, mark_token_expired
+from calmesh.services.credentials import store_credentials
 from calmesh.services.meetings import (
     CONFERENCING_SERVICES,
     conferencing_config,
-    forget_meetings,
+    forget_connection_data,
     meeting_quota,
+    meeting_settings,
     open_conferencing_connection,
 )
 from calmesh.services.oauth import OAUTH_PROVIDERS
@@ -47,7 +47,6 @@ from calmesh.services.sync import connection_provider_config, open_connection_pr
 from calmesh.services.unit_of_work import UnitOfWork
 from calmesh.storage import models
 from calmesh.sync.settings import MeetingSettings, SyncDirection, SyncSettings, calendar_selected
-from calmesh.webhooks.catalogue import EventType
 
 __all__ = [
     "CalendarRead",
@@ -489,7 +488,7 @@ async def _configure_meetings(uow: UnitOfWork, connection: models.Connection, ch
         raise InvalidInput(
             f"a {connection.provider} integration has no calendars to sync: only defaultMeetingSettings can be set", field=others[0]
         )
-    current = SyncSettings.model_validate(connection.settings or {}).default_meeting_settings or MeetingSettings()
+    current = meeting_settings(connection)
     given = changes.get("defaultMeetingSettings", changes.get("default_meeting_settings"))
     try:
         if given is None:  # null: back to the defaults
@@ -537,12 +536,8 @@ async def disconnect(runtime: Runtime, tenant_id: str, integration_id: str) -> N
             await provider.aclose()
     async with UnitOfWork(runtime) as uow:
         connection = await _connection(uow, tenant_id, integration_id)
-        await announce(
-            uow, tenant_id, EventType.INTEGRATION_DISCONNECTED,
-            {**integration_data(connection), "status": "DISCONNECTED", "reason": "user", "revoked": revoked},
-        )
-        await delete_credentials(uow, tenant_id, connection.id)
-        await forget_meetings(uow, connection.id)
+        await announce_disconnected(uow, connection, "user", revoked)
+        await forget_connection_data(uow, connection)
         # Flushed first: with no relationship between the two, the unit of work may delete the
         # connection first, whose ON DELETE CASCADE takes the credentials row with it.
         await uow.session.flush()
@@ -617,9 +612,7 @@ async def check_credentials(runtime: Runtime, connection_id: str, *, raise_error
             raise NotFound("no such integration")
         connection.credentials_checked_at = now
         if isinstance(failure, ProviderAuthFailed):
-            if connection.status != "TOKEN_EXPIRED":
-                connection.status, connection.last_error, connection.last_error_at = "TOKEN_EXPIRED", failure.message, now
-                await announce_token_expired(uow, connection, failure)
+            await mark_token_expired(uow, connection, failure, now)
         elif failure is None and connection.status in ("TOKEN_EXPIRED", "ERROR"):
             _reactivate(connection, now)
         await uow.commit()

@@ -5,7 +5,7 @@ Public API:
 
 * :class:`ScheduledMeeting` — a stored meeting and how to join it (``conference()``: the
   camelCase dict events and bookings show).
-* :func:`conferencing_connection` ``(runtime, tenant_id, user_id, service="ZOOM") -> str | None``
+* :func:`conferencing_connection` ``(uow, tenant_id, user_id, service="ZOOM") -> str | None``
   — the user's ACTIVE connection of that service.
 * :func:`schedule_meeting` ``(runtime, tenant_id, connection_id, request) -> ScheduledMeeting`` —
   made with the connection's ``defaultMeetingSettings`` and stored as a
@@ -13,11 +13,13 @@ Public API:
 * :func:`reschedule_meeting` ``(runtime, tenant_id, meeting_row_id, request)`` — the same link,
   moved; :func:`cancel_meeting` ``(runtime, tenant_id, meeting_row_id)`` — deleted at the
   service (never a personal room), idempotent; :func:`get_meeting`.
-* :class:`DatabaseMeetingGate` — the daily allowance of a connection's meeting requests
-  (M5: Zoom allows 100 creates, updates and deletes per user per UTC day).
-* :func:`open_conferencing_connection`, :func:`conferencing_config`, :func:`meeting_quota`,
-  :func:`meeting_defaults`, :func:`forget_meetings`, :data:`CONFERENCING_SERVICES` — for
+* :func:`open_conferencing_connection`, :func:`conferencing_config` (for a connection already known
+  to be a conferencing one), :func:`meeting_quota`, :func:`meeting_settings`,
+  :func:`forget_connection_data`, :data:`CONFERENCING_SERVICES` — for
   :mod:`calmesh.services.integrations` and the Zoom notifications.
+
+The daily allowance of a connection's meeting requests (M5: Zoom allows 100 creates, updates and
+deletes per user per UTC day) is its ``meeting_gate``, :class:`_DatabaseMeetingGate`.
 
 The allowance is counted in the database (``meeting_quotas``: one row per connection and UTC
 day), so that every process sees one count: a request takes its place with one conditional
@@ -43,6 +45,7 @@ from typing import Any, TypeVar
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from calmesh.conferencing import SERVICE_NAMES
 from calmesh.errors import (
     InvalidInput,
     InvalidState,
@@ -54,8 +57,8 @@ from calmesh.errors import (
 from calmesh.ids import new_id
 from calmesh.providers.base import ConferencingProvider, CreatedMeeting, MeetingDefaults, MeetingRequest, ProviderConfig
 from calmesh.providers.registry import CONFERENCING_PROVIDERS, open_conferencing_provider
-from calmesh.services.connection_events import announce_token_expired
-from calmesh.services.credentials import load_credentials
+from calmesh.services.connection_events import mark_token_expired
+from calmesh.services.credentials import delete_credentials, load_credentials
 from calmesh.services.oauth import connection_config
 from calmesh.services.runtime import Runtime
 from calmesh.services.unit_of_work import UnitOfWork
@@ -64,16 +67,14 @@ from calmesh.sync.settings import MeetingSettings, SyncSettings
 
 __all__ = [
     "CONFERENCING_SERVICES",
-    "DatabaseMeetingGate",
-    "QuotaState",
     "ScheduledMeeting",
     "cancel_meeting",
     "conferencing_config",
     "conferencing_connection",
-    "forget_meetings",
+    "forget_connection_data",
     "get_meeting",
-    "meeting_defaults",
     "meeting_quota",
+    "meeting_settings",
     "open_conferencing_connection",
     "reschedule_meeting",
     "schedule_meeting",
@@ -81,8 +82,6 @@ __all__ = [
 
 #: Providers whose connections make meetings rather than sync calendars.
 CONFERENCING_SERVICES = frozenset(CONFERENCING_PROVIDERS)
-#: How the API names each service in messages.
-_SERVICE_NAMES = {"ZOOM": "Zoom"}
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -96,13 +95,13 @@ def _day(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).date().isoformat()
 
 
-def next_reset(moment: datetime) -> datetime:
+def _next_reset(moment: datetime) -> datetime:
     """The next 00:00 UTC after ``moment``: when a day's allowance is renewed."""
     return datetime.combine(moment.astimezone(timezone.utc).date() + timedelta(days=1), time(0), tzinfo=timezone.utc)
 
 
 def _name(service: str) -> str:
-    return _SERVICE_NAMES.get(service, service.title())
+    return SERVICE_NAMES.get(service, service.title())
 
 
 # --- values ---------------------------------------------------------------------------------
@@ -199,7 +198,7 @@ async def meeting_quota(uow: UnitOfWork, connection: models.Connection, now: dat
     return QuotaState(
         used=row.used if row else 0,
         limit=uow.runtime.settings.zoom_daily_meeting_requests,
-        resets_at=next_reset(now),
+        resets_at=_next_reset(now),
         blocked_until=max(waits) if waits else None,
     )
 
@@ -219,22 +218,22 @@ def _exhausted(service: str, state: QuotaState) -> MeetingQuotaExhausted:
     )
 
 
-class DatabaseMeetingGate:
+class _DatabaseMeetingGate:
     """A connection's :class:`~calmesh.providers.base.MeetingRequestGate`, counted in the database
     so that every process shares it (see the module docstring)."""
 
     def __init__(self, runtime: Runtime, connection_id: str, service: str = "ZOOM") -> None:
-        self._runtime, self._connection_id, self._service = runtime, connection_id, service
+        self._runtime, self.connection_id, self.service = runtime, connection_id, service
 
     async def admit(self) -> None:
         now = _now()
         day, limit = _day(now), self._runtime.settings.zoom_daily_meeting_requests
         quota = models.MeetingQuota
         async with UnitOfWork(self._runtime) as uow:
-            if await _ensure_day(uow, self._connection_id, day):
+            if await _ensure_day(uow, self.connection_id, day):
                 # A new day: yesterday's counts are of no further use.
-                await uow.session.execute(delete(quota).where(quota.connection_id == self._connection_id, quota.day < day))
-            connection = await uow.session.get(models.Connection, self._connection_id)
+                await uow.session.execute(delete(quota).where(quota.connection_id == self.connection_id, quota.day < day))
+            connection = await uow.session.get(models.Connection, self.connection_id)
             if connection is None:
                 raise NotFound("no such integration")
             waiting = connection.rate_limited_until is not None and connection.rate_limited_until > now
@@ -242,7 +241,7 @@ class DatabaseMeetingGate:
                 taken = await uow.session.execute(
                     update(quota)
                     .where(
-                        quota.connection_id == self._connection_id,
+                        quota.connection_id == self.connection_id,
                         quota.day == day,
                         quota.used < limit,
                         (quota.blocked_until.is_(None)) | (quota.blocked_until <= now),
@@ -255,21 +254,21 @@ class DatabaseMeetingGate:
                     return
             state = await meeting_quota(uow, connection, now)
             await uow.commit()  # keeps the day's row (and yesterday's removal)
-        raise _exhausted(self._service, state)
+        raise _exhausted(self.service, state)
 
     async def blocked(self, until: datetime) -> None:
         now = _now()
         async with UnitOfWork(self._runtime) as uow:
-            await _ensure_day(uow, self._connection_id, _day(now))
-            row = await uow.session.get(models.MeetingQuota, (self._connection_id, _day(now)))
+            await _ensure_day(uow, self.connection_id, _day(now))
+            row = await uow.session.get(models.MeetingQuota, (self.connection_id, _day(now)))
             assert row is not None
             row.blocked_until = max(row.blocked_until or until, until)
-            connection = await uow.session.get(models.Connection, self._connection_id)
+            connection = await uow.session.get(models.Connection, self.connection_id)
             if connection is not None:
                 connection.rate_limited_until = max(connection.rate_limited_until or until, until)
             await uow.commit()
         log.warning(
-            "the conferencing service asked calmesh to wait", extra={"connection_id": self._connection_id, "until": until.isoformat()}
+            "the conferencing service asked calmesh to wait", extra={"connection_id": self.connection_id, "until": until.isoformat()}
         )
 
 
@@ -278,15 +277,14 @@ class DatabaseMeetingGate:
 
 async def conferencing_config(runtime: Runtime, uow: UnitOfWork, connection: models.Connection) -> ProviderConfig:
     """What a stored conferencing connection's adapter is opened with: its tokens through the
-    database-backed keeper, its meeting requests through its :class:`DatabaseMeetingGate`."""
-    if connection.provider not in CONFERENCING_SERVICES:
-        raise InvalidInput(f"this is a {connection.provider} calendar integration, not a conferencing one", field="connectionId")
+    database-backed keeper, its meeting requests through its :class:`_DatabaseMeetingGate`.
+    The caller has checked that ``connection`` is a conferencing one (:data:`CONFERENCING_SERVICES`)."""
     secrets = dict((await load_credentials(uow, connection.tenant_id, connection.id)).items())
     config = connection_config(runtime, connection.tenant_id, connection.id, connection.provider, secrets)
     return replace(
         config,
         account={k: str(v) for k, v in (connection.account or {}).items() if v is not None},
-        meeting_gate=DatabaseMeetingGate(runtime, connection.id, connection.provider),
+        meeting_gate=_DatabaseMeetingGate(runtime, connection.id, connection.provider),
     )
 
 
@@ -295,15 +293,14 @@ async def open_conferencing_connection(runtime: Runtime, uow: UnitOfWork, connec
     return open_conferencing_provider(connection.provider, await conferencing_config(runtime, uow, connection))
 
 
-def meeting_defaults(connection: models.Connection) -> MeetingDefaults:
+def meeting_settings(connection: models.Connection) -> MeetingSettings:
+    """The connection's stored ``defaultMeetingSettings`` (the defaults when it has none)."""
+    return SyncSettings.model_validate(connection.settings or {}).default_meeting_settings or MeetingSettings()
+
+
+def _meeting_defaults(connection: models.Connection) -> MeetingDefaults:
     """The connection's ``defaultMeetingSettings`` as the adapter takes them."""
-    chosen = SyncSettings.model_validate(connection.settings or {}).default_meeting_settings or MeetingSettings()
-    return MeetingDefaults(
-        join_before_host=chosen.join_before_host,
-        mute_upon_entry=chosen.mute_upon_entry,
-        waiting_room=chosen.waiting_room,
-        auto_recording=chosen.auto_recording,
-    )
+    return MeetingDefaults(**meeting_settings(connection).model_dump())
 
 
 def _refuse_unusable(connection: models.Connection) -> None:
@@ -323,25 +320,32 @@ def _refuse_unusable(connection: models.Connection) -> None:
 @dataclass(frozen=True, slots=True)
 class _Opened:
     provider: ConferencingProvider
-    gate: DatabaseMeetingGate
+    #: The adapter's own gate (its ``meeting_gate``).
+    gate: _DatabaseMeetingGate
     defaults: MeetingDefaults
-    service: str
-    connection_id: str
+
+    @property
+    def service(self) -> str:
+        return self.gate.service
+
+    @property
+    def connection_id(self) -> str:
+        return self.gate.connection_id
 
 
-async def _open(runtime: Runtime, uow: UnitOfWork, connection: models.Connection, *, requests: bool = True) -> _Opened:
-    """Check the connection (and, when a request will be sent, today's allowance: refused before
-    the service is asked anything), then open its adapter."""
+async def _open(runtime: Runtime, uow: UnitOfWork, connection: models.Connection) -> _Opened:
+    """Check the connection and today's allowance (refused before the service is asked
+    anything), then open its adapter."""
     if connection.provider not in CONFERENCING_SERVICES:
         raise InvalidInput(f"this is a {connection.provider} calendar integration, not a conferencing one", field="connectionId")
     _refuse_unusable(connection)
-    if requests:
-        state = await meeting_quota(uow, connection)
-        if state.limited:
-            raise _exhausted(connection.provider, state)
-    provider = await open_conferencing_connection(runtime, uow, connection)
-    gate = DatabaseMeetingGate(runtime, connection.id, connection.provider)
-    return _Opened(provider, gate, meeting_defaults(connection), connection.provider, connection.id)
+    state = await meeting_quota(uow, connection)
+    if state.limited:
+        raise _exhausted(connection.provider, state)
+    config = await conferencing_config(runtime, uow, connection)
+    gate = config.meeting_gate
+    assert isinstance(gate, _DatabaseMeetingGate)
+    return _Opened(open_conferencing_provider(connection.provider, config), gate, _meeting_defaults(connection))
 
 
 async def _calling(runtime: Runtime, opened: _Opened, call: Callable[[], Awaitable[T]]) -> T:
@@ -375,28 +379,25 @@ async def _calling(runtime: Runtime, opened: _Opened, call: Callable[[], Awaitab
 async def _token_expired(runtime: Runtime, connection_id: str, error: ProviderAuthFailed) -> None:
     async with UnitOfWork(runtime) as uow:
         connection = await uow.session.get(models.Connection, connection_id)
-        if connection is None or connection.status in ("TOKEN_EXPIRED", "DISCONNECTED"):
+        if connection is None or connection.status == "DISCONNECTED":
             return
-        connection.status, connection.last_error, connection.last_error_at = "TOKEN_EXPIRED", error.message, _now()
-        connection.version += 1
-        await announce_token_expired(uow, connection, error)
-        await uow.commit()
+        if await mark_token_expired(uow, connection, error, _now()):
+            connection.version += 1
+            await uow.commit()
 
 
 # --- the use cases --------------------------------------------------------------------------
 
 
-async def conferencing_connection(runtime: Runtime, tenant_id: str, user_id: str, service: str = "ZOOM") -> str | None:
+async def conferencing_connection(uow: UnitOfWork, tenant_id: str, user_id: str, service: str = "ZOOM") -> str | None:
     """The user's ACTIVE connection of ``service`` (the newest, should there be several), or None."""
-    async with UnitOfWork(runtime) as uow:
-        table = models.Connection
-        found = await uow.session.scalar(
-            select(table.id)
-            .where(table.tenant_id == tenant_id, table.user_id == user_id, table.provider == service, table.status == "ACTIVE")
-            .order_by(table.created_at.desc(), table.id.desc())
-            .limit(1)
-        )
-        return found
+    table = models.Connection
+    return await uow.session.scalar(
+        select(table.id)
+        .where(table.tenant_id == tenant_id, table.user_id == user_id, table.provider == service, table.status == "ACTIVE")
+        .order_by(table.created_at.desc(), table.id.desc())
+        .limit(1)
+    )
 
 
 async def schedule_meeting(runtime: Runtime, tenant_id: str, connection_id: str, request: MeetingRequest) -> ScheduledMeeting:
@@ -435,16 +436,26 @@ async def _meeting_row(uow: UnitOfWork, tenant_id: str, meeting_row_id: str) -> 
     return await uow.owned(models.Meeting, meeting_row_id, tenant_id, "no such meeting")
 
 
+async def _prepare(uow: UnitOfWork, tenant_id: str, meeting_row_id: str) -> tuple[str, _Opened | None] | None:
+    """The meeting's id at the service and, unless it is a personal room (nothing is sent for
+    one), its connection's adapter; None when the meeting is deleted already."""
+    row = await _meeting_row(uow, tenant_id, meeting_row_id)
+    if row.deleted_at is not None:
+        return None
+    if row.personal:
+        return row.provider_meeting_id, None
+    connection = await uow.owned(models.Connection, row.connection_id, tenant_id, "no such integration")
+    return row.provider_meeting_id, await _open(uow.runtime, uow, connection)
+
+
 async def reschedule_meeting(runtime: Runtime, tenant_id: str, meeting_row_id: str, request: MeetingRequest) -> ScheduledMeeting:
     """Move (or retitle) a meeting at the service; its link stays. A personal room has no time at
     the service: only the stored times change."""
     async with UnitOfWork(runtime) as uow:
-        row = await _meeting_row(uow, tenant_id, meeting_row_id)
-        if row.deleted_at is not None:
+        prepared = await _prepare(uow, tenant_id, meeting_row_id)
+        if prepared is None:
             raise InvalidState("this meeting was deleted (in calmesh or at the service); schedule a new one")
-        personal, provider_meeting_id = row.personal, row.provider_meeting_id
-        connection = await uow.owned(models.Connection, row.connection_id, tenant_id, "no such integration")
-        opened = None if personal else await _open(runtime, uow, connection)
+    provider_meeting_id, opened = prepared
     if opened is not None:
         ready = opened
         await _calling(runtime, ready, lambda: ready.provider.update_meeting(provider_meeting_id, request, ready.defaults))
@@ -460,12 +471,10 @@ async def cancel_meeting(runtime: Runtime, tenant_id: str, meeting_row_id: str) 
     """Delete a meeting at the service (never a personal room) and mark it deleted. Cancelling a
     meeting already deleted — here, or in Zoom — does nothing."""
     async with UnitOfWork(runtime) as uow:
-        row = await _meeting_row(uow, tenant_id, meeting_row_id)
-        if row.deleted_at is not None:
-            return
-        personal, provider_meeting_id = row.personal, row.provider_meeting_id
-        connection = await uow.owned(models.Connection, row.connection_id, tenant_id, "no such integration")
-        opened = None if personal else await _open(runtime, uow, connection)
+        prepared = await _prepare(uow, tenant_id, meeting_row_id)
+    if prepared is None:
+        return
+    provider_meeting_id, opened = prepared
     if opened is not None:
         ready = opened
         await _calling(runtime, ready, lambda: ready.provider.delete_meeting(provider_meeting_id))
@@ -485,7 +494,14 @@ async def get_meeting(runtime: Runtime, tenant_id: str, meeting_row_id: str) -> 
         return _scheduled(await _meeting_row(uow, tenant_id, meeting_row_id))
 
 
-async def forget_meetings(uow: UnitOfWork, connection_id: str) -> int:
+async def forget_connection_data(uow: UnitOfWork, connection: models.Connection) -> None:
+    """Forget what calmesh stored for a connection that is going away: its sealed credentials and
+    its meetings (see :func:`_forget_meetings`). Does not commit."""
+    await delete_credentials(uow, connection.tenant_id, connection.id)
+    await _forget_meetings(uow, connection.id)
+
+
+async def _forget_meetings(uow: UnitOfWork, connection_id: str) -> int:
     """Delete a connection's stored meetings and take them off the bookings that used them
     (no meeting, no conference). Does not commit; returns how many meetings there were."""
     ids = select(models.Meeting.id).where(models.Meeting.connection_id == connection_id)

@@ -33,14 +33,11 @@ from typing import Any
 from sqlalchemy import select, update
 
 from calmesh.errors import InvalidInput, NotFound, WebhookVerificationFailed
-from calmesh.services.announcements import announce
-from calmesh.services.connection_events import integration_data
-from calmesh.services.credentials import delete_credentials
-from calmesh.services.meetings import forget_meetings
+from calmesh.services.connection_events import announce_disconnected
+from calmesh.services.meetings import forget_connection_data
 from calmesh.services.runtime import Runtime
 from calmesh.services.unit_of_work import UnitOfWork
 from calmesh.storage import models
-from calmesh.webhooks.catalogue import EventType
 
 __all__ = ["TOLERANCE", "notification_received", "verify_signature"]
 
@@ -129,17 +126,11 @@ async def _deauthorized(runtime: Runtime, payload: Mapping[str, Any]) -> int:
                 continue
             if zoom_account and account.get("zoomAccountId") and account.get("zoomAccountId") != zoom_account:
                 continue
-            await delete_credentials(uow, connection.tenant_id, connection.id)
-            await forget_meetings(uow, connection.id)
+            await forget_connection_data(uow, connection)
             connection.status = "DISCONNECTED"
             connection.last_error, connection.last_error_at = "the user removed calmesh's app in Zoom", _now()
             connection.version += 1
-            await announce(
-                uow,
-                connection.tenant_id,
-                EventType.INTEGRATION_DISCONNECTED,
-                {**integration_data(connection), "status": "DISCONNECTED", "reason": "provider", "revoked": False},
-            )
+            await announce_disconnected(uow, connection, "provider", revoked=False)
             forgotten += 1
         await uow.commit()
     if not forgotten:
@@ -152,8 +143,8 @@ async def _meeting_deleted(runtime: Runtime, payload: Mapping[str, Any]) -> None
     meeting_id = _text(meeting.get("id")) if isinstance(meeting, dict) else None
     if meeting_id is None:
         return
-    zoom_connections = select(models.Connection.id).where(models.Connection.provider == "ZOOM")
     async with UnitOfWork(runtime) as uow:
+        # A meeting's service is its connection's provider: these are the Zoom connections' meetings.
         await uow.session.execute(
             update(models.Meeting)
             .where(
@@ -161,7 +152,6 @@ async def _meeting_deleted(runtime: Runtime, payload: Mapping[str, Any]) -> None
                 models.Meeting.provider_meeting_id == meeting_id,
                 models.Meeting.personal.is_(False),
                 models.Meeting.deleted_at.is_(None),
-                models.Meeting.connection_id.in_(zoom_connections),
             )
             .values(deleted_at=_now())
             .execution_options(synchronize_session=False)

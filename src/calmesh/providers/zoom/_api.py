@@ -44,8 +44,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import httpx
@@ -60,15 +59,15 @@ from calmesh.errors import (
 )
 from calmesh.providers._bearer import Attempt, BearerSession, Resend
 from calmesh.providers.base import MeetingRequestGate
-from calmesh.providers.http import RetryPolicy
+from calmesh.providers.http import RetryPolicy, retry_after_until
 
-__all__ = ["MEETING_NOT_FOUND", "PMI_NOT_DELETABLE", "ZoomAnswer", "ZoomApi", "retry_until", "zoom_error"]
+__all__ = ["MEETING_NOT_FOUND", "ZoomApi"]
 
 log = logging.getLogger(__name__)
 
 #: Zoom's error codes (protocols.md §3.2) that calmesh acts on.
 MEETING_NOT_FOUND = 3001
-PMI_NOT_DELETABLE = 3018
+_PMI_NOT_DELETABLE = 3018
 _MISSING_SCOPES = 4711
 #: Transport failures after which the request surely never reached Zoom.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -78,7 +77,7 @@ _XML_MESSAGE = re.compile(r"<message>(.*?)</message>", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
-class ZoomAnswer:
+class _ZoomAnswer:
     """A success with its JSON, or an error whose Zoom ``code`` the caller asked to handle."""
 
     status: int
@@ -86,7 +85,7 @@ class ZoomAnswer:
     code: int | None = None
 
 
-def zoom_error(response: httpx.Response) -> tuple[int | None, str | None]:
+def _zoom_error(response: httpx.Response) -> tuple[int | None, str | None]:
     """``(code, message)`` of Zoom's error body, JSON or XML; Nones when neither says.
 
     A validation failure's ``errors`` are added to the message (``Validation Failed.
@@ -119,26 +118,6 @@ def zoom_error(response: httpx.Response) -> tuple[int | None, str | None]:
     return code, " ".join(message.split())[:300] if message else None
 
 
-def retry_until(response: httpx.Response, now: datetime) -> datetime | None:
-    """When ``Retry-After`` says to try again: an absolute UTC time as Zoom sends for its daily
-    limit (``2026-11-22T00:00:00Z``), an HTTP date, or delta-seconds; None when absent or unreadable."""
-    value = response.headers.get("Retry-After", "").strip()
-    if not value:
-        return None
-    try:
-        return now + timedelta(seconds=max(0.0, float(value)))
-    except (ValueError, OverflowError):  # not a number, or not a usable one ("nan", "1e400")
-        pass
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
-
-
 class ZoomApi:
     """One Zoom user's requests to the API (see the module docstring)."""
 
@@ -151,7 +130,8 @@ class ZoomApi:
         gate: MeetingRequestGate | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._session = BearerSession("Zoom", client, tokens, retry, log=log, resendable=_surely_repeatable, sleep=sleep)
+        #: The requests' session (the adapter reads its tokens through it too).
+        self.session = BearerSession("Zoom", client, tokens, retry, log=log, resendable=_surely_repeatable, sleep=sleep)
         self._gate = gate
 
     async def call(
@@ -163,7 +143,7 @@ class ZoomApi:
         body: Mapping[str, Any] | None = None,
         meeting_request: bool = False,
         allow_codes: Collection[int] = (),
-    ) -> ZoomAnswer:
+    ) -> _ZoomAnswer:
         """Send one request; errors whose Zoom code is in ``allow_codes`` come back instead of
         being raised. ``meeting_request``: a create, update or delete, which Zoom's daily
         allowance counts (the caller took it from the gate)."""
@@ -173,20 +153,20 @@ class ZoomApi:
         async def judge(response: httpx.Response, attempt: Attempt) -> Resend | None:
             return await self._resend_or_give_up(response, attempt, meeting_request)
 
-        response = await self._session.send(method, path, what, judge=judge, params=params, body=body)
+        response = await self.session.send(method, path, what, judge=judge, params=params, body=body)
         status = response.status_code
         if status < 300:
-            return ZoomAnswer(status, self._session.json_object(response, what))
-        code, message = zoom_error(response)
+            return _ZoomAnswer(status, self.session.json_object(response, what))
+        code, message = _zoom_error(response)
         if code is not None and code in allow_codes:
-            return ZoomAnswer(status, {}, code)
+            return _ZoomAnswer(status, {}, code)
         raise _error_for(what, status, code, _scrub(message, redact))
 
     async def _resend_or_give_up(self, response: httpx.Response, attempt: Attempt, meeting_request: bool) -> Resend | None:
         """429 without ``Retry-After`` and 5xx are sent again; a 429 with it gives up at once."""
         status = response.status_code
         if status == 429:
-            until = retry_until(response, datetime.now(timezone.utc))
+            until = retry_after_until(response.headers.get("Retry-After"), datetime.now(timezone.utc))
             if until is None and not attempt.last:
                 return Resend(attempt.backoff(), "HTTP 429 without Retry-After")
             raise await self._rate_limited(attempt, response, until, meeting_request)
@@ -246,7 +226,7 @@ def _error_for(what: str, status: int, code: int | None, message: str | None) ->
         )
     if code == MEETING_NOT_FOUND:
         return ProviderRefused(f"{what}: Zoom does not know this meeting, or it has expired ({said})")
-    if code == PMI_NOT_DELETABLE:
+    if code == _PMI_NOT_DELETABLE:
         return ProviderRefused(
             f"{what}: Zoom does not allow deleting a personal meeting room (PMI) ({said}); calmesh leaves it in place"
         )

@@ -38,6 +38,7 @@ calendar event keeps the full text.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timezone
@@ -48,7 +49,6 @@ import httpx
 from calmesh.auth.oauth import OAuthApp, TokenKeeper, revoke_token
 from calmesh.conferencing.passcodes import generate_passcode
 from calmesh.errors import ConfigurationError, InvalidInput, ProviderAuthFailed, ProviderProtocolError, ProviderRefused
-from calmesh.providers._bearer import REFRESH_MARGIN_SECONDS
 from calmesh.providers.base import (
     ConferencingAccount,
     CreatedMeeting,
@@ -90,7 +90,6 @@ class ZoomConferencingProvider(ClientOwner):
     ) -> None:
         self._client = client
         self._app = app
-        self._tokens = tokens
         self._gate = gate
         self._api = ZoomApi(client, tokens, retry, gate=gate, sleep=sleep)
 
@@ -132,12 +131,10 @@ class ZoomConferencingProvider(ClientOwner):
         await self._api.call("DELETE", path, meeting_request=True, allow_codes=(MEETING_NOT_FOUND,))
 
     async def revoke(self) -> bool:
-        tokens = await self._tokens.current()
-        if tokens.expires_within(REFRESH_MARGIN_SECONDS):
-            try:
-                tokens = await self._tokens.refresh(tokens)
-            except ProviderAuthFailed:
-                return False  # the grant is gone already: nothing left to revoke
+        try:
+            tokens = await self._api.session.fresh_tokens()
+        except ProviderAuthFailed:
+            return False  # the grant is gone already: nothing left to revoke
         if not tokens.access_token:
             return False
         return await revoke_token(self._app, tokens.access_token, http=self._client)
@@ -194,12 +191,8 @@ def _meeting_fields(request: MeetingRequest) -> dict[str, Any]:
 
 
 def _settings(defaults: MeetingDefaults) -> dict[str, Any]:
-    return {
-        "join_before_host": defaults.join_before_host,
-        "mute_upon_entry": defaults.mute_upon_entry,
-        "waiting_room": defaults.waiting_room,
-        "auto_recording": defaults.auto_recording,
-    }
+    """The defaults as Zoom's ``settings`` (the fields have Zoom's names)."""
+    return dataclasses.asdict(defaults)
 
 
 def _created(answer: Mapping[str, Any], *, personal: bool, passcode_sent: str | None) -> CreatedMeeting:
